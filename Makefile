@@ -1,0 +1,29 @@
+# Two commands on a fresh machine: `make roadmap` and `make test` (each installs what it needs).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install roadmap test steps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# the main job: the whole convnext-t roadmap on the embedded dataset (smoke recipe, 2-core CPU)
+roadmap: $(STAMP)
+	$(PY) -m roadmap steps
+
+steps: $(STAMP)
+	$(PY) -m roadmap steps --roadmap convnext-t
+	$(PY) -m roadmap steps --roadmap convnext-b
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,93 @@
+"""Roadmap YAML files: shipped ones, your own, and every way a file can be wrong."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import roadmap
+from roadmap.errors import RoadmapError
+
+
+def _write(tmp_path, text, name="mine.yaml"):
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def test_your_own_roadmap_from_the_readme(repo):
+    rm = roadmap.load(repo / "examples" / "kernel9-width128.yaml")
+    s = rm.spec("k9")
+    assert s.widths == (128, 256, 512, 1024)
+    assert [op.kernel for op in s.block.ops if op.spatial] == [9]
+    assert s.block.ops[0].kind == "dwconv"  # moved up
+    assert rm.spec("gelu-ln").norm == "ln" and rm.spec("gelu-ln").act == "gelu"
+
+
+def test_a_step_starts_from_the_last_adopted_step(tmp_path):
+    rm = roadmap.load(_write(tmp_path, """
+        base: resnet50
+        steps:
+          - {id: a, transforms: [depthwise]}
+          - {id: b, adopted: false, transforms: [{kernel: {size: 9}}]}
+          - {id: c, transforms: [{kernel: {size: 5}}]}
+    """))
+    assert rm.step("c").parent == "a"
+    assert [op.kernel for op in rm.spec("c").block.ops if op.spatial] == [5]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("base: resnet50\nsteps: [ {id: a\n", "malformed YAML"),
+    ("base: resnet50\nsteps:\n  - {id: a, transforms: [frobnicate]}\n", "step a: unknown transform 'frobnicate'"),
+    ("base: resnet50\nsteps:\n  - {id: a}\n  - {id: a}\n", "step id 'a' appears more than once"),
+    ("base: resnet50\nsteps:\n  - {id: a, transforms: [depthwise, depthwise]}\n",
+     "step a: depthwise does not apply: the spatial conv is already depthwise"),
+    ("base: resnet50\nsteps:\n  - {id: a, transforms: [{kernel: {sz: 9}}]}\n", "step a: kernel: bad arguments"),
+    ("base: resnet51\nsteps:\n  - {id: a}\n", "unknown base spec 'resnet51'"),
+    ("steps: []\n", "at least 'base' and 'steps'"),
+    ("base: resnet50\nsteps:\n  - {id: a, colour: red}\n", "step a: unknown key"),
+])
+def test_bad_roadmap_files_name_the_file_and_step(tmp_path, text, message):
+    p = _write(tmp_path, text)
+    with pytest.raises(RoadmapError, match=message) as e:
+        roadmap.load(p)
+    assert str(p) in str(e.value)
+
+
+def test_unknown_step_and_unknown_roadmap():
+    with pytest.raises(RoadmapError, match="has no step 'step9'"):
+        roadmap.load("convnext-t").spec("step9")
+    with pytest.raises(RoadmapError, match="unknown roadmap 'convnext-x'"):
+        roadmap.load("convnext-x")
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "roadmap", *args], capture_output=True, text=True)
+
+
+def test_cli_steps_lists_every_row(repo):
+    r = _cli("steps")
+    assert r.returncode == 0, r.stderr
+    for sid in roadmap.load("convnext-t").ids:
+        assert sid in r.stdout
+    r = _cli("steps", "--roadmap", str(repo / "examples" / "kernel9-width128.yaml"), "--json")
+    assert r.returncode == 0 and '"id": "k9"' in r.stdout
+
+
+def test_cli_show_prints_spec_and_diff():
+    r = _cli("show", "step5.k9")
+    assert r.returncode == 0, r.stderr
+    assert "(not adopted)" in r.stdout and "changes from step5.k7" in r.stdout
+    assert "-  - {kind: dwconv, kernel: 7, stride: true}" in r.stdout
+    assert "+  - {kind: dwconv, kernel: 9, stride: true}" in r.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["show", "step9"], "has no step 'step9'"),
+    (["steps", "--roadmap", "nowhere.yaml"], "roadmap file nowhere.yaml does not exist"),
+])
+def test_cli_errors_are_one_line_without_traceback(args, message):
+    r = _cli(*args)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
