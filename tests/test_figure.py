@@ -1,0 +1,204 @@
+"""Figure 2: the rows it draws (order, hatching, changes from the previous adopted step, seed spread,
+missing steps) and the files it writes, from the paper's numbers and from a results folder."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from roadmap.errors import RoadmapError
+from roadmap.figure import draw_paper, draw_results, fig2, paper_rows, result_rows
+from roadmap.report import report_table
+from roadmap.results import COLUMNS
+from roadmap.roadmap_file import load
+
+REPO = Path(__file__).resolve().parents[1]
+MAGIC = {"png": b"\x89PNG", "svg": b"<?xml", "pdf": b"%PDF"}
+# step -> top-1 of seeds 0 and 1; a short proxy run, far below ImageNet
+RUN = {"step0": (40.0, 41.0), "step1": (42.0, 42.5), "step5.moveup": (44.0, 45.0), "step5.k7": (46.0, 46.4),
+       "step5.k9": (47.0, 47.6), "step6.gelu": (46.5, 47.5)}
+
+
+@pytest.fixture(scope="module")
+def rms():
+    return [load("convnext-t"), load("convnext-b")]
+
+
+def write_results(folder: Path, roadmap: str = "convnext-t", regime: str = "R-50", run=RUN, failed="step5.k5",
+                  seeds=(0, 1)) -> Path:
+    """A results folder as `roadmap run` leaves it: one row per (step, seed), the documented COLUMNS."""
+    order = {s: i for i, s in enumerate(load("convnext-t").ids)}
+    rows = []
+    for step, tops in list(run.items()) + ([(failed, (None,) * len(seeds))] if failed else []):
+        for seed, top1 in zip(seeds, tops):
+            rows.append(dict.fromkeys(COLUMNS) | {
+                "roadmap": roadmap, "regime": regime, "step": step, "label": step, "order": order.get(step, 99),
+                "adopted": step not in ("step5.k5", "step5.k9", "step5.k11"), "seed": seed,
+                "status": "ok" if top1 is not None else "failed",
+                "error": "" if top1 is not None else "loss is NaN at epoch 2 " + "x" * 100, "top1": top1,
+                "params": 1.5e6, "gflops": 0.05, "res": 32, "epochs": 3, "train_img_s": 900.0,
+                "device": "cpu", "recipe": "smoke", "data": "embedded", "width_mult": 0.25, "depth_mult": 0.34,
+            })
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(folder / "results.csv", index=False)
+    return folder
+
+
+def by_step(df: pd.DataFrame, roadmap: str = "convnext-t") -> pd.DataFrame:
+    return df[df["roadmap"] == roadmap].set_index("step")
+
+
+# ---------------------------------------------------------------- the paper's rows
+
+
+def test_paper_rows_are_both_roadmaps_in_roadmap_order(rms):
+    rows = paper_rows(rms)
+    assert list(rows["roadmap"].unique()) == ["convnext-t", "convnext-b"]
+    assert list(by_step(rows).index) == rms[0].ids
+    assert list(by_step(rows, "convnext-b").index) == rms[1].ids
+    assert by_step(rows).loc["step0", "label"] == "ResNet-50" and by_step(rows).loc["step7", "group"] == "Micro design"
+
+
+def test_kernels_5_9_11_are_the_hatched_rows(rms):
+    rows = by_step(paper_rows(rms))
+    assert list(rows.index[~rows["adopted"]]) == ["step5.k5", "step5.k9", "step5.k11"]
+
+
+def test_change_is_from_the_previous_adopted_step(rms):
+    rows = by_step(paper_rows(rms))
+    assert rows.loc["step5.k7", "delta"] == pytest.approx(80.57 - 79.92)   # not from kernel 5
+    assert rows.loc["step5.k9", "delta"] == pytest.approx(80.57 - 80.57)   # from kernel 7
+    assert rows.loc["step5.k11", "delta"] == pytest.approx(80.47 - 80.57)
+    assert rows.loc["step6.gelu", "delta"] == pytest.approx(80.62 - 80.57)  # kernels 9 and 11 not adopted
+    assert math.isnan(rows.loc["step0", "delta"])
+
+
+def test_figure_2_prints_one_decimal_rounded_half_up(rms):
+    rows = by_step(paper_rows(rms))
+    assert [fig2(v) for v in rows["value"]] == [
+        "78.8", "79.4", "79.5", "78.3", "80.5", "80.6", "79.9", "80.4", "80.6", "80.6", "80.5", "80.6", "81.3",
+        "81.4", "81.5", "82.0"]
+    assert [fig2(v) for v in rows["gflops"]] == [
+        "4.1", "4.5", "4.4", "2.4", "5.3", "4.6", "4.1", "4.1", "4.2", "4.2", "4.3", "4.2", "4.2", "4.2", "4.2", "4.5"]
+    assert fig2(by_step(paper_rows(rms), "convnext-b").loc["step7", "gflops"]) == "15.4"
+
+
+def test_paper_error_is_the_seed_std_of_table_10_only(rms):
+    rows = paper_rows(rms)
+    t, b = by_step(rows), by_step(rows, "convnext-b")
+    assert (t["n"] == 3).all() and t.loc["step2", "err"] == 0.18
+    assert (b["n"] == 1).all() and b["err"].isna().all()  # Table 11: single runs
+
+
+# ---------------------------------------------------------------- a run's rows
+
+
+def test_result_rows_keep_every_step_in_order_with_missing_ones(tmp_path, rms):
+    table = pd.read_csv(write_results(tmp_path / "r") / "results.csv")
+    rows = by_step(result_rows(table, rms))
+    assert list(rows.index) == rms[0].ids
+    ran = set(RUN) | {"step5.k5"}
+    assert set(rows.index[rows["missing"]]) == set(rms[0].ids) - ran
+    assert rows.loc["step7", "status"] == "missing" and rows.loc["step7", "paper_top1"] == 81.97
+
+
+def test_result_rows_mean_and_std_over_seeds(tmp_path, rms):
+    rows = by_step(result_rows(pd.read_csv(write_results(tmp_path / "r") / "results.csv"), rms))
+    assert rows.loc["step0", "value"] == pytest.approx(40.5)
+    assert rows.loc["step0", "err"] == pytest.approx(pd.Series([40.0, 41.0]).std())
+    assert rows.loc["step0", "n"] == 2
+
+
+def test_error_bar_only_with_more_than_one_seed(tmp_path, rms):
+    table = pd.read_csv(write_results(tmp_path / "r", seeds=(0,)) / "results.csv")
+    rows = by_step(result_rows(table, rms))
+    assert (rows.loc[list(RUN), "n"] == 1).all() and rows.loc[list(RUN), "err"].isna().all()
+
+
+def test_failed_step_is_kept_with_its_reason(tmp_path, rms):
+    rows = by_step(result_rows(pd.read_csv(write_results(tmp_path / "r") / "results.csv"), rms))
+    k5 = rows.loc["step5.k5"]
+    assert k5["status"] == "failed" and not k5["missing"] and k5["n"] == 0 and math.isnan(k5["value"])
+    assert k5["error"].startswith("loss is NaN at epoch 2")
+
+
+def test_run_changes_are_from_the_previous_adopted_step(tmp_path, rms):
+    rows = by_step(result_rows(pd.read_csv(write_results(tmp_path / "r") / "results.csv"), rms))
+    assert rows.loc["step5.k9", "delta"] == pytest.approx(47.3 - 46.2)    # against kernel 7
+    assert rows.loc["step6.gelu", "delta"] == pytest.approx(47.0 - 46.2)  # kernel 9 not adopted
+    assert rows.loc["step5.k7", "delta"] == pytest.approx(46.2 - 44.5)    # kernel 5 (failed) not adopted
+    assert math.isnan(rows.loc["step2", "delta"])                         # step1 ran, step2 did not
+    assert rows.loc["step6.gelu", "paper_delta"] == pytest.approx(80.62 - 80.57)
+
+
+def test_both_regimes_when_both_were_run(tmp_path, rms):
+    t = pd.read_csv(write_results(tmp_path / "t") / "results.csv")
+    b = pd.read_csv(write_results(tmp_path / "b", roadmap="convnext-b", regime="R-200") / "results.csv")
+    rows = result_rows(pd.concat([t, b]), rms)
+    assert list(rows["regime"].unique()) == ["R-50", "R-200"]
+    assert by_step(rows, "convnext-b").loc["step0", "paper_top1"] == 81.14
+
+
+def test_unknown_roadmap_falls_back_to_the_table_in_order_order(tmp_path):
+    table = pd.read_csv(write_results(tmp_path / "r", roadmap="gone/elsewhere.yaml") / "results.csv")
+    rows = result_rows(table.sample(frac=1, random_state=0))  # loads from the column: cannot
+    assert list(rows["step"]) == ["step0", "step1", "step5.moveup", "step5.k5", "step5.k7", "step5.k9", "step6.gelu"]
+    assert not rows["missing"].any()
+    assert rows.set_index("step").loc["step6.gelu", "delta"] == pytest.approx(47.0 - 46.2)
+
+
+# ---------------------------------------------------------------- files
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
+def test_paper_figure_in_each_format(tmp_path, fmt):
+    out = draw_paper(tmp_path / "sub" / f"paper.{fmt}")
+    assert out.read_bytes().startswith(MAGIC[fmt])
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
+def test_results_figure_in_each_format(tmp_path, fmt):
+    out = draw_results(write_results(tmp_path / "smoke"), tmp_path / f"smoke.{fmt}")
+    assert out.read_bytes().startswith(MAGIC[fmt])
+
+
+def test_unknown_suffix_is_one_sentence(tmp_path):
+    with pytest.raises(RoadmapError, match=r"\.png, \.svg, \.pdf"):
+        draw_paper(tmp_path / "paper.jpg")
+
+
+def test_missing_or_empty_results_folder(tmp_path):
+    with pytest.raises(RoadmapError, match="does not exist"):
+        draw_results(tmp_path / "nowhere", tmp_path / "x.png")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RoadmapError, match="no results.csv"):
+        draw_results(tmp_path / "empty", tmp_path / "x.png")
+    (tmp_path / "empty" / "results.csv").write_text("")
+    with pytest.raises(RoadmapError, match="is empty"):
+        draw_results(tmp_path / "empty", tmp_path / "x.png")
+
+
+def test_cli_plot_of_a_missing_folder_is_one_line_exit_2(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "roadmap", "plot", "--results", str(tmp_path / "nowhere")],
+                       cwd=REPO, capture_output=True, text=True)
+    assert p.returncode == 2
+    assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
+    assert p.stderr.startswith("roadmap: error: results folder") and "does not exist" in p.stderr
+    assert not (REPO / "plots" / "nowhere.png").exists()
+
+
+def test_own_roadmap_is_found_through_run_json(tmp_path):
+    """The table names a roadmap that is not shipped; run.json says which file it came from."""
+    own = REPO / "examples" / "kernel9-width128.yaml"
+    folder = write_results(tmp_path / "own", roadmap="kernel9-width128", run={"step0": (30.0, 31.0), "k9": (33.0, 34.0)},
+                           failed=None)
+    (folder / "run.json").write_text(json.dumps({"roadmap": "kernel9-width128", "roadmap_file": str(own)}))
+    t = report_table(folder).set_index("step")
+    assert list(t.index) == load(own).ids and t.loc["dw", "status"] == "missing"
+    assert t.loc["step0", "label"] == "ResNet-50"  # from the file: the table's label here is the id
+    assert draw_results(folder, tmp_path / "own.png").is_file()
