@@ -1,6 +1,11 @@
-"""Named starting points: the seed architectures every roadmap begins from."""
+"""Named starting points: the seed architectures every roadmap begins from.
+
+ResNets here; the isotropic patch networks (ViT/DeiT, feed-forward-only ViT, MLP-Mixer,
+ConvMixer, isotropic ConvNeXt) in `roadmap.bases_isotropic`.
+"""
 from __future__ import annotations
 
+from roadmap.bases_isotropic import ISOTROPIC_BASES
 from roadmap.errors import RoadmapError
 from roadmap.spec import Block, Op, Spec, Stem
 
@@ -32,6 +37,7 @@ BASES = {
     "resnet101": lambda: resnet("resnet101", (3, 4, 23, 3)),
     "resnet152": lambda: resnet("resnet152", (3, 8, 36, 3)),
     "resnet200": lambda: resnet("resnet200", (3, 24, 36, 3)),
+    **ISOTROPIC_BASES,
 }
 
 

@@ -17,17 +17,29 @@ from roadmap.errors import RoadmapError
 
 NORMS = ("bn", "ln")
 ACTS = ("relu", "gelu")
-OP_KINDS = ("conv", "dwconv", "norm", "act")
+OP_KINDS = ("conv", "dwconv", "norm", "act", "attn", "token_mlp", "token_norm", "add")
+TOKEN_OPS = ("attn", "token_mlp", "token_norm")  # ops that only exist on a token sequence
 WIDTHS = ("mid", "out")
+HEAD_POOLS = ("avg", "token")
+INITS = ("resnet", "trunc_normal", "torch")
 
 
 @dataclass(frozen=True)
 class Op:
-    """One layer of a block's residual branch, in order.
+    """One layer of a block, in order.
 
-    conv: dense k x k conv to `width` channels ("mid" = block.mid_ratio * stage width, "out").
+    conv: dense k x k conv to `width` channels ("mid" = block.mid_ratio * stage width, "out");
+      a 1x1 conv is a per-position linear layer, so conv mid -> act -> conv out is both
+      ConvNeXt's inverted bottleneck and a transformer's channel MLP.
     dwconv: depthwise k x k conv (keeps its input's channels).
     norm / act: the network-wide norm (`Spec.norm`) / activation (`Spec.act`).
+    attn: multi-head self-attention over all tokens, `heads` heads (ViT, DeiT).
+    token_mlp: an MLP along the token axis, shared by the channels (MLP-Mixer, feed-forward-only
+      ViT); hidden size `hidden` (absolute, Mixer's D_S) or `ratio` x the number of tokens.
+    token_norm: LayerNorm over the token axis (the feed-forward-only ViT's norm before its token MLP).
+    add: closes a residual segment: the ops since the previous `add` form x = x + f(x). Ops after
+      the last `add` apply without a residual (ConvMixer's pointwise half); a block without any
+      `add` is one residual branch over all its ops (ResNet, ConvNeXt).
     stride: this op carries the stage's stride (in-block downsampling only).
     """
 
@@ -36,10 +48,23 @@ class Op:
     width: str = ""
     stride: bool = False
     groups: int = 1
+    heads: int = 0
+    hidden: int = 0
+    ratio: float = 0.0
+
+    def __post_init__(self):
+        # 4 and 4.0 are one network: keep one spelling so the hash is stable
+        if isinstance(self.ratio, int) and not isinstance(self.ratio, bool):
+            object.__setattr__(self, "ratio", float(self.ratio))
 
     @property
     def spatial(self) -> bool:
         return self.kind in ("conv", "dwconv") and self.kernel > 1
+
+    @property
+    def mixes_tokens(self) -> bool:
+        """Mixes information across positions: attention, a token MLP or a k > 1 conv."""
+        return self.kind in ("attn", "token_mlp") or self.spatial
 
     @property
     def pointwise(self) -> bool:
@@ -56,6 +81,17 @@ class Block:
     act_after_add: bool = True      # ResNet's ReLU after the residual addition
     layer_scale: float | None = None  # per-channel residual scale, initial value (ConvNeXt: 1e-6)
 
+    def segments(self) -> tuple[list[list[Op]], list[Op]]:
+        """(residual segments, plain tail): the ops split at each `add` (see `Op`)."""
+        segs, cur = [], []
+        for op in self.ops:
+            if op.kind == "add":
+                segs.append(cur)
+                cur = []
+            else:
+                cur.append(op)
+        return (segs, cur) if segs else ([cur], [])
+
 
 @dataclass(frozen=True)
 class Stem:
@@ -65,6 +101,7 @@ class Stem:
     norm: bool = True
     act: bool = True
     pool: bool = True               # ResNet's 3x3 stride-2 max-pool
+    act_first: bool = False         # conv -> act -> norm (ConvMixer) instead of conv -> norm -> act
 
 
 @dataclass(frozen=True)
@@ -81,8 +118,15 @@ class Spec:
     downsample: str = "block"
     head_norm: bool = False         # norm after global pooling, before the classifier
     # "resnet": kaiming-normal convs, last BN of each branch zero-initialised (timm's ResNet);
-    # "trunc_normal": std 0.02 weights, zero biases (official ConvNeXt).
+    # "trunc_normal": std 0.02 weights, zero biases (official ConvNeXt, ViT, Mixer);
+    # "torch": PyTorch's default initialisation (official ConvMixer).
     init: str = "resnet"
+    # Isotropic patch networks (one stage at the stem's resolution). A network with any of these,
+    # or with attention / token-MLP ops, runs on a token sequence instead of feature maps.
+    cls_token: bool = False         # a learned class token prepended to the patch tokens (ViT)
+    pos_embed: bool = False         # a learned position embedding added after the stem (ViT)
+    head_pool: str = "avg"          # "avg": global average pooling; "token": the class token
+    final_norm: bool = False        # norm of every position before pooling (ViT, Mixer)
     notes: tuple[str, ...] = field(default=(), compare=False, hash=False)
 
     def __post_init__(self):
@@ -95,6 +139,14 @@ class Spec:
         # an op lists only what differs from Op's defaults: {kind: dwconv, kernel: 7, stride: true}
         d["block"]["ops"] = [{k: v for k, v in op.items() if k == "kind" or v != _OP_DEFAULTS[k]}
                              for op in d["block"]["ops"]]
+        # fields added for isotropic networks appear only when set, so earlier specs keep their
+        # YAML and their hash
+        for key in _SPEC_OPTIONAL:
+            if d[key] == _SPEC_DEFAULTS[key]:
+                d.pop(key)
+        for key in _STEM_OPTIONAL:
+            if d["stem"][key] == _STEM_DEFAULTS[key]:
+                d["stem"].pop(key)
         return _lists(d)
 
     def to_yaml(self) -> str:
@@ -128,6 +180,17 @@ class Spec:
         s = self.stem.stride * (2 if self.stem.pool else 1)
         return s * 2 ** (len(self.depths) - 1)
 
+    @property
+    def tokens(self) -> bool:
+        """Runs on a token sequence (ViT, Mixer) rather than on feature maps (ConvNets)."""
+        return self.cls_token or self.pos_embed or any(op.kind in TOKEN_OPS for op in self.block.ops)
+
+
+_SPEC_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Spec)}
+_STEM_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Stem)}
+_SPEC_OPTIONAL = ("cls_token", "pos_embed", "head_pool", "final_norm")
+_STEM_OPTIONAL = ("act_first",)
+
 
 def validate(spec: Spec) -> None:
     def bad(msg):
@@ -143,8 +206,10 @@ def validate(spec: Spec) -> None:
         bad(f"act must be one of {ACTS}, not {spec.act!r}")
     if spec.downsample not in ("block", "separate"):
         bad(f"downsample must be 'block' or 'separate', not {spec.downsample!r}")
-    if spec.init not in ("resnet", "trunc_normal"):
-        bad(f"init must be 'resnet' or 'trunc_normal', not {spec.init!r}")
+    if spec.init not in INITS:
+        bad(f"init must be one of {INITS}, not {spec.init!r}")
+    if spec.head_pool not in HEAD_POOLS:
+        bad(f"head_pool must be one of {HEAD_POOLS}, not {spec.head_pool!r}")
     for op in spec.block.ops:
         if op.kind not in OP_KINDS:
             bad(f"block op kind must be one of {OP_KINDS}, not {op.kind!r}")
@@ -152,15 +217,53 @@ def validate(spec: Spec) -> None:
             bad(f"a conv op needs width 'mid' or 'out', not {op.width!r}")
         if op.kernel < 1 or op.groups < 1:
             bad("kernel and groups must be positive")
+        if op.kind == "attn" and op.heads < 1:
+            bad("an attn op needs heads >= 1")
+        if op.kind == "token_mlp" and (op.hidden > 0) == (op.ratio > 0):
+            bad("a token_mlp op needs either hidden (its width) or ratio (times the tokens), not both")
+    _validate_segments(spec, bad)
+    if spec.tokens:
+        _validate_tokens(spec, bad)
+    if spec.head_pool == "token" and not spec.cls_token:
+        bad("head_pool 'token' needs a class token")
+    if not any(op.kind in ("conv", "dwconv", "attn", "token_mlp") for op in spec.block.ops):
+        bad("a block needs at least one conv, attention or token MLP")
     convs = [op for op in spec.block.ops if op.kind in ("conv", "dwconv")]
-    if not convs:
-        bad("a block needs at least one conv")
-    if convs[-1].kind == "conv" and convs[-1].width != "out" and not any(
+    if convs and convs[-1].kind == "conv" and convs[-1].width != "out" and not any(
         op.kind == "conv" and op.width == "out" for op in convs
     ):
         bad("the block's last conv must produce 'out' channels")
     if spec.downsample == "block" and len(spec.depths) > 1 and sum(op.stride for op in spec.block.ops) != 1:
         bad("with in-block downsampling exactly one block op must carry the stride")
+
+
+def _validate_segments(spec: Spec, bad) -> None:
+    ops = spec.block.ops
+    adds = [i for i, op in enumerate(ops) if op.kind == "add"]
+    if not adds:
+        return
+    if adds == [len(ops) - 1]:
+        bad("a block whose only `add` is its last op is written without it (no `add`: one residual branch)")
+    segs, _ = spec.block.segments()
+    if any(not seg for seg in segs):
+        bad("every `add` needs at least one op since the previous one")
+    if spec.block.act_after_add:
+        bad("act_after_add is for blocks of one residual branch (no `add` op)")
+    if len(spec.depths) > 1 or any(op.stride for op in ops):
+        bad("blocks with `add` ops are for isotropic (single-stage, stride-free) networks")
+
+
+def _validate_tokens(spec: Spec, bad) -> None:
+    """A token network is isotropic: patch stem, one stage at the stem's width, LayerNorm."""
+    if len(spec.depths) != 1 or spec.stem.pool or spec.stem.width != spec.widths[0]:
+        bad("a network with a class token, position embedding, attention or token MLP is isotropic: "
+            "one stage as wide as its patch stem and no stem pooling")
+    if spec.norm != "ln":
+        bad("a network on tokens (attention, token MLP, class token or position embedding) needs norm 'ln'")
+    if spec.block.act_after_add or any(op.stride for op in spec.block.ops):
+        bad("a network on tokens has no in-block stride and no activation after its residual additions")
+    if spec.cls_token and any(op.spatial for op in spec.block.ops):
+        bad("a class token has no place on the patch grid a k > 1 conv works on; pool globally instead")
 
 
 # --- YAML helpers ------------------------------------------------------------------------------

@@ -60,7 +60,8 @@ def patchify_stem(spec: Spec, patch: int = 4) -> Spec:
     """"changing stem to Patchify": a patch x patch, stride-patch conv replaces conv + max-pool.
 
     The paper leaves the stem's norm/activation open until the last step; we keep the ResNet
-    stem's norm and activation (only the conv and pool change), so GFLOPs are the paper's.
+    stem's norm and activation (only the conv and pool change), so GFLOPs are the paper's. On a
+    patch network (ViT, Mixer, ConvMixer) this changes the patch size.
     """
     if spec.stem.kernel == patch and spec.stem.stride == patch and not spec.stem.pool:
         raise NotApplicable(f"the stem is already a {patch}x{patch} patchify conv")
@@ -193,6 +194,8 @@ def separate_downsampling(spec: Spec) -> Spec:
     """
     if spec.downsample == "separate":
         raise NotApplicable("downsampling is already separate")
+    if len(spec.depths) == 1:
+        raise NotApplicable("a single-stage (isotropic) network has no stages to downsample between")
     ops = tuple(replace(op, stride=False) for op in spec.block.ops)
     return replace(spec, downsample="separate", block=replace(spec.block, ops=ops),
                    stem=replace(spec.stem, norm=True, act=False, width=spec.widths[0]),
@@ -209,6 +212,10 @@ def layer_scale(spec: Spec, init: float = 1e-6) -> Spec:
     if spec.block.layer_scale == init:
         raise NotApplicable(f"layer scale is already {init}")
     return replace(spec, block=replace(spec.block, layer_scale=init))
+
+
+# the steps between isotropic patch networks (DeiT -> Mixer -> isotropic ConvNeXt) register here too
+from roadmap import transforms_isotropic  # noqa: E402,F401
 
 
 def describe(name: str) -> str:
