@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install roadmap test steps clean
+.PHONY: install roadmap paper test steps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# the main job: the whole convnext-t roadmap on the embedded dataset (smoke recipe, 2-core CPU)
+# the main job: the whole convnext-t roadmap on the embedded dataset (smoke recipe, 2-core CPU),
+# then its figure and table; a rerun trains only what is missing
+OUT ?= results/smoke
 roadmap: $(STAMP)
-	$(PY) -m roadmap steps
+	$(PY) -m roadmap run --roadmap convnext-t --recipe smoke --data embedded --out $(OUT)
+	$(PY) -m roadmap plot --results $(OUT) -o plots/$(notdir $(OUT)).png
+	$(PY) -m roadmap report $(OUT)
+
+paper: $(STAMP)
+	$(PY) -m roadmap plot --paper -o plots/paper.png
 
 steps: $(STAMP)
 	$(PY) -m roadmap steps --roadmap convnext-t

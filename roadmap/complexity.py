@@ -18,7 +18,7 @@ from roadmap.spec import Spec
 def complexity(spec: Spec, num_classes: int = 1000, res: int = 224) -> dict:
     """{"params": int, "gflops": float} of `spec` built for `num_classes` at `res` x `res`."""
     with torch.device("meta"):
-        model = build(spec, num_classes=num_classes, img_size=res)
+        model = build(spec, num_classes=num_classes, img_size=res).eval()  # eval: BN takes a batch of 1
         x = torch.empty(1, 3, res, res)
     params = sum(p.numel() for p in model.parameters())
     with FlopCounterMode(display=False) as counter:

@@ -17,7 +17,7 @@ from roadmap.errors import RoadmapError
 from roadmap.spec import Spec
 from roadmap.transforms import TRANSFORMS, NotApplicable
 
-STEP_KEYS = {"id", "group", "label", "transforms", "adopted", "paper", "note"}
+STEP_KEYS = {"id", "group", "label", "transforms", "adopted", "paper", "note", "timm"}
 ROADMAP_KEYS = {"name", "title", "regime", "base", "reference", "steps", "note"}
 
 
@@ -45,6 +45,7 @@ class Step:
     note: str
     parent: str | None          # id of the step it starts from
     spec: Spec = field(repr=False)
+    timm: str | None = None     # the same network in timm, where it has one (bench baseline, tests)
 
 
 @dataclass
@@ -136,7 +137,7 @@ def parse(data: Any, path: Path) -> Roadmap:
             id=sid, label=str(raw.get("label", sid)), group=raw.get("group"), transforms=transforms,
             adopted=bool(raw.get("adopted", True)), paper=dict(raw.get("paper") or {}),
             note=str(raw.get("note", "")).strip(), parent=last_adopted.id if last_adopted else None,
-            spec=out.replace(name=f"{data.get('name', path.stem)}:{sid}"),
+            spec=out.replace(name=f"{data.get('name', path.stem)}:{sid}"), timm=raw.get("timm"),
         )
         steps.append(step)
         if step.adopted:

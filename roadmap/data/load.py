@@ -20,13 +20,19 @@ EMBEDDED = "embedded"
 def load_data(source: str | os.PathLike) -> DataSplits:
     """Load train/val splits from `source`.
 
-    `source` is "embedded" (the generated default set; a folder of that name can still be
+    `source` is "embedded" (the generated default set; "embedded:N" with N training images
+    per class, for quick tries and tests; a folder of that name can still be
     given as ./embedded) or a folder holding one of: an ImageFolder tree (train/, val/),
     CIFAR-10/100 python pickles (or their cifar-*-python parent), train.npz + val.npz|test.npz.
     Raises RoadmapError when the source is missing or none of these.
     """
     if str(source) == EMBEDDED:
         return load_embedded()
+    if str(source).startswith(EMBEDDED + ":"):  # embedded:N -> N training images per class
+        n = str(source).split(":", 1)[1]
+        if not n.isdigit() or int(n) < 1:
+            raise RoadmapError(f"data source {source}: use embedded:N with N training images per class, e.g. embedded:100")
+        return load_embedded(int(n))
     root = Path(source).expanduser()
     if not root.exists():
         raise RoadmapError(f"data source {root}: no such file or directory")
@@ -44,8 +50,8 @@ def load_data(source: str | os.PathLike) -> DataSplits:
                        f"a CIFAR python folder or a folder of .npz files (train.npz, val.npz)")
 
 
-def load_embedded() -> DataSplits:
-    x_train, y_train, x_val, y_val, classes = make_embedded()
+def load_embedded(n_train_per_class: int = 500) -> DataSplits:
+    x_train, y_train, x_val, y_val, classes = make_embedded(n_train_per_class)
     return DataSplits(
         train=ArrayDataset(x_train, y_train, classes), val=ArrayDataset(x_val, y_val, classes),
         num_classes=len(classes), classes=classes, image_size=x_train.shape[1], name=EMBEDDED,

@@ -1,0 +1,153 @@
+"""The runner on the embedded data: table, caching, exact resume, DDP, Slurm (local) and errors."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from roadmap.errors import RoadmapError
+from roadmap.results import COLUMNS, EPOCH_COLUMNS
+from roadmap.run import RunConfig, file_lock, run
+
+# 1,000 training images, 1,000 validation images, tiny networks: seconds per variant
+FAST = ["epochs=3", "batch_size=50", "batch_per_device=50", "warmup_epochs=0", "lr=0.004"]
+DATA = "embedded:100"
+
+
+def cfg(out, **kw):
+    base = dict(upto="step1", recipe="smoke", overrides=FAST, data=DATA, out=str(out), quiet=True)
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "roadmap", *args], capture_output=True, text=True, env=env)
+
+
+@pytest.fixture(scope="module")
+def two_steps(tmp_path_factory):
+    out = tmp_path_factory.mktemp("two-steps")
+    assert run(cfg(out)) == 0
+    return out
+
+
+def test_a_two_step_run_writes_the_tidy_table(two_steps):
+    df = pd.read_csv(two_steps / "results.csv")
+    assert list(df.columns) == COLUMNS
+    assert list(df["step"]) == ["step0", "step1"] and (df["status"] == "ok").all()
+    assert (df["top1"] > 20).all(), "10 classes: chance is 10%"
+    assert (df["images_seen"] == 3 * 1000).all() and (df["epochs"] == 3).all()
+    assert df["params"].iloc[0] != df["params"].iloc[1] and (df["gflops"] > 0).all()
+    for col in ("torch", "timm", "git_commit", "spec_hash", "recipe_hash", "data_fingerprint", "device"):
+        assert df[col].notna().all(), col
+    ep = pd.read_csv(two_steps / "epochs.csv")
+    assert list(ep.columns) == EPOCH_COLUMNS and len(ep) == 6
+    assert (two_steps / "run.json").is_file()
+
+
+def test_a_rerun_trains_nothing(two_steps):
+    before = pd.read_csv(two_steps / "results.csv")
+    t0 = time.time()
+    assert run(cfg(two_steps)) == 0
+    assert time.time() - t0 < 20
+    after = pd.read_csv(two_steps / "results.csv")
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_a_changed_recipe_is_not_taken_from_the_cache(two_steps, tmp_path):
+    out = tmp_path / "copy"
+    out.mkdir()
+    (out / "results.csv").write_text((two_steps / "results.csv").read_text())
+    assert run(cfg(out, upto="step0", overrides=FAST + ["epochs=1"])) == 0
+    df = pd.read_csv(out / "results.csv")
+    assert df.loc[df["step"] == "step0", "epochs"].item() == 1  # replaced, not duplicated
+    assert len(df) == 2
+
+
+def test_a_killed_run_resumes_to_identical_metrics(tmp_path):
+    args = ["run", "--upto", "step0", "--data", DATA, "--quiet", *sum((["--set", s] for s in FAST), []),
+            "--set", "epochs=4"]
+    reference = tmp_path / "uninterrupted"
+    assert _cli(*args, "--out", str(reference)).returncode == 0
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "roadmap", *args, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    ckpts = out / "checkpoints"
+    deadline = time.time() + 300
+    while not (ckpts.is_dir() and any(ckpts.glob("*.pt"))):  # the first epoch is done ...
+        assert proc.poll() is None and time.time() < deadline, "the run ended before its first checkpoint"
+        time.sleep(0.05)
+    time.sleep(0.5)  # ... and the second is under way
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "results.csv").exists()
+
+    r = _cli(*args, "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    a, b = pd.read_csv(reference / "epochs.csv"), pd.read_csv(out / "epochs.csv")
+    cols = ["epoch", "train_loss", "val_loss", "top1", "top5", "lr"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert pd.read_csv(out / "results.csv")["top1"].item() == pd.read_csv(reference / "results.csv")["top1"].item()
+
+
+def test_ddp_with_two_gloo_processes(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+                        "-m", "roadmap", "run", "--upto", "step0", "--data", DATA, "--quiet", "--out", str(tmp_path),
+                        *sum((["--set", s] for s in FAST), []), "--set", "batch_per_device=25", "--set", "epochs=2"],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    df = pd.read_csv(tmp_path / "results.csv")
+    assert len(df) == 1 and df["status"].item() == "ok"
+    assert df["images_seen"].item() == 2 * 1000  # both processes' halves counted once
+    assert df["top1"].item() > 10
+
+
+def test_slurm_jobs_through_submitits_local_executor(tmp_path):
+    r = _cli("run", "--upto", "step0", "--data", DATA, "--out", str(tmp_path), "--launcher", "local",
+             *sum((["--set", s] for s in FAST), []), "--set", "epochs=1")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "step0 seed 0: job" in r.stdout
+    df = pd.read_csv(tmp_path / "results.csv")
+    assert df["status"].item() == "ok" and df["epochs"].item() == 1
+
+
+def test_a_nan_loss_marks_the_variant_failed_and_the_run_goes_on(tmp_path):
+    rc = run(cfg(tmp_path, overrides=FAST + ["lr=1e30", "epochs=1"]))
+    assert rc == 1
+    df = pd.read_csv(tmp_path / "results.csv")
+    assert list(df["step"]) == ["step0", "step1"]
+    assert (df["status"] == "failed").all() and df["error"].str.contains("loss became").all()
+
+
+def test_a_second_run_on_the_same_folder_is_refused(tmp_path):
+    with file_lock(tmp_path / ".run.lock", False, "busy"):
+        with pytest.raises(RoadmapError, match="is in use by another roadmap run"):
+            run(cfg(tmp_path))
+    assert not (tmp_path / "results.csv").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--data", "no/such/folder"], "no such file or directory"),
+    (["--upto", "step9"], "has no step 'step9'"),
+    (["--recipe", "nonesuch"], "unknown recipe 'nonesuch'"),
+    (["--set", "epochz=3"], "unknown setting(s) ['epochz']"),
+    (["--set", "epochs"], "expected key=value"),
+    (["--data", "embedded:x"], "use embedded:N"),
+])
+def test_bad_input_is_one_sentence_and_exit_2(tmp_path, args, message):
+    r = _cli("run", "--out", str(tmp_path / "out"), *args)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_folder_holding_something_else_is_refused(tmp_path):
+    (tmp_path / "results.csv").write_text("name,score\nalice,3\n")
+    with pytest.raises(RoadmapError, match="not a roadmap results table"):
+        run(cfg(tmp_path))
+    assert (tmp_path / "results.csv").read_text() == "name,score\nalice,3\n"
