@@ -372,10 +372,10 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
                 ax_right.text(0.38, y, f"{paper}{pd_}", ha="left", va="center", fontsize=size,
                               color=DARK_GRAY)
             if not math.isnan(r.gflops):
-                ax_right.text(0.93, y, f"{r.gflops:.2f}G", ha="right", va="center", fontsize=size,
+                ax_right.text(0.93, y, _flops(r.gflops), ha="right", va="center", fontsize=size,
                               color=DARK_GRAY)
     for x, text, ha in ((0.16, "Δ prev.\nadopted", "center"), (0.38, "paper top-1\n(ImageNet)", "left"),
-                        (0.93, "GFLOPs\n(run)", "right")):
+                        (0.93, "FLOPs\n(run)", "right")):
         ax_right.text(x, -0.95, text, ha=ha, va="center", fontsize=8.5, fontweight="bold")
     ax.set_xlabel(f"top-1 accuracy (%) on {facts['data']}", fontsize=10)
 
@@ -505,11 +505,17 @@ def _legend(fig: Figure, handles: list) -> None:
                handlelength=3.2, columnspacing=1.6, handler_map={_ColourHandle: HandlerTuple(ndivide=None, pad=0)})
 
 
+def _flops(gflops: float) -> str:
+    """Multiply-adds at the trained resolution: small proxies run at millions, not billions."""
+    return f"{gflops:.2f}G" if gflops >= 0.1 else f"{gflops * 1e3:.1f}M"
+
+
 def _subtitle(f: dict) -> str:
     parts = [f["data"], f"recipe {f['recipe']}", f"res {f['res']}, width ×{f['width_mult']}, depth ×{f['depth_mult']}"]
     if f["epochs"]:
         parts.append(f"{f['epochs']} epochs")
-    parts += [f"seeds {f['seeds']}", f["device"]]
+    n = len(f["seeds"].split(", "))
+    parts += [f"{n} seed{'s' if n > 1 else ''} ({f['seeds']})", f["device"]]
     return "  ·  ".join(p for p in parts if p)
 
 

@@ -69,7 +69,9 @@ def _cell(col: str, r: dict) -> str:
         return "" if _nan(r[col]) else f"{r[col]:+.2f}"
     if col == "train_img_s":
         return "" if _nan(r[col]) else f"{r[col]:,.0f}"
-    if col in ("paper_top1", "params_m", "gflops"):
+    if col == "gflops":  # small proxies run at millions of multiply-adds: keep 3 significant digits
+        return "" if _nan(r[col]) else f"{r[col]:.3g}"
+    if col in ("paper_top1", "params_m"):
         return "" if _nan(r[col]) else f"{r[col]:.2f}"
     return str(r[col])
 

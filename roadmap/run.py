@@ -167,9 +167,9 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
         if ctx.main:
             table.read()  # refuse a folder that holds something else before training anything
             atomic_write_text(out / "run.json", json.dumps({
-                "roadmap": rm.name, "roadmap_file": str(rm.path), "title": rm.title, "regime": rm.regime,
+                "roadmap": rm.name, "roadmap_file": cfg.roadmap, "title": rm.title, "regime": rm.regime,
                 "recipe": recipe, "data": cfg.data, "data_name": data.name, "num_classes": data.num_classes,
-                "res": res, "seeds": cfg.seeds, "upto": cfg.upto, "command": " ".join(sys.argv),
+                "res": res, "seeds": cfg.seeds, "upto": cfg.upto, "command": "roadmap " + " ".join(sys.argv[1:]),
                 "device": torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else "cpu",
                 "world_size": ctx.world,
             }, indent=1, default=str))
