@@ -243,6 +243,13 @@ COLORS = {  # one hue per group of Figure 2, for the first (coloured) regime
 GRAY, DARK_GRAY, INK = "#C4C4C4", "#707070", "#222222"
 
 
+def _palette(rows: pd.DataFrame) -> dict:
+    """Figure 2's hue per known group; other roadmaps' groups take the same hues in order."""
+    hues = list(COLORS.values())[1:]
+    unknown = [g for g in dict.fromkeys(rows["group"].fillna("")) if g and g not in COLORS]
+    return {**COLORS, **{g: hues[i % len(hues)] for i, g in enumerate(unknown)}}
+
+
 def draw_paper(path: str | Path, roadmaps: Sequence[Roadmap | str] = PAPER_ROADMAPS, dpi: int = 170) -> Path:
     """Figure 2 from the paper's numbers: first roadmap in colour, the second as gray bars behind it."""
     path = _check_path(path)
@@ -256,13 +263,14 @@ def draw_paper(path: str | Path, roadmaps: Sequence[Roadmap | str] = PAPER_ROADM
     ax.set_xlim(lo, hi)
     _grid(ax, len(order))
 
+    palette = _palette(rows)
     for k, name in enumerate(regimes):
         fg = k == 0  # the first roadmap is the coloured one; the other(s) gray, drawn behind it
         for r in rows[rows["roadmap"] == name].itertuples():
             if math.isnan(r.value):
                 continue
             y = order.index(r.step)
-            color = COLORS.get(r.group, COLORS[""]) if fg else GRAY
+            color = palette.get(r.group, COLORS[""]) if fg else GRAY
             ax.barh(y, r.value - lo, left=lo, height=0.56 if fg else 0.8, color=color, zorder=3 if fg else 2,
                     edgecolor="white" if fg else "#A8A8A8", linewidth=0.6, hatch=None if r.adopted else "////")
             if fg:  # inside the coloured bar's end, as Figure 2 prints it; outlined to stay legible on hatching
@@ -334,6 +342,7 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
     _grid(ax, len(order))
     max_n = int(ok["n"].max()) if len(ok) else 0
 
+    palette = _palette(rows)
     for k, name in enumerate(regimes[:2]):  # a figure holds two regimes, like the paper's
         dy = offsets[k]
         for r in rows[rows["roadmap"] == name].itertuples():
@@ -348,7 +357,7 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
                 ax.text(lo + 0.015 * (hi - lo), y, text, ha="left", va="center", fontsize=8, style="italic",
                         color="#C0392B" if failed else "#909090", zorder=5)
                 continue
-            color = COLORS.get(r.group, COLORS[""]) if fg else GRAY
+            color = palette.get(r.group, COLORS[""]) if fg else GRAY
             ax.barh(y, r.value - lo, left=lo, height=height, color=color, zorder=3,
                     edgecolor="white" if fg else "#A8A8A8", linewidth=0.6, hatch=None if r.adopted else "////")
             end = r.value
