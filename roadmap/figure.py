@@ -169,14 +169,6 @@ def _with_deltas(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def read_table(folder: str | Path) -> pd.DataFrame:
-    """The results table of a folder; a results.csv with not even a header is "empty", not a traceback."""
-    try:
-        return read_results(folder)
-    except pd.errors.EmptyDataError:
-        raise RoadmapError(f"{Path(folder) / 'results.csv'} is empty") from None
-
-
 def roadmaps_of(results: pd.DataFrame, run: dict | None = None) -> list[Roadmap]:
     """The roadmaps named in a results table's `roadmap` column that can be loaded.
 
@@ -319,7 +311,7 @@ def draw_paper(path: str | Path, roadmaps: Sequence[Roadmap | str] = PAPER_ROADM
 def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 170) -> Path:
     """A reproduced run in Figure 2's style: mean top-1 per step, seed spread, the paper's value beside it."""
     folder = Path(folder)
-    table = read_table(folder)
+    table = read_results(folder)
     run = read_run(folder)
     facts = _run_facts(table, run)
     path = _check_path(path if path is not None else Path("plots") / f"{folder.resolve().name}.png")

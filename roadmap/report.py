@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from roadmap.figure import read_table, result_rows, roadmaps_of
-from roadmap.results import read_run
+from roadmap.figure import result_rows, roadmaps_of
+from roadmap.results import read_results, read_run
 
 COLUMNS = ["regime", "step", "label", "adopted", "status", "top1", "top1_std", "n", "change",
            "paper_top1", "paper_change", "params_m", "gflops", "train_img_s", "error"]
@@ -26,7 +26,7 @@ HEADERS = {
 
 def report_table(folder: str | Path) -> pd.DataFrame:
     """One row per roadmap step (per regime when both were run), numbers unformatted."""
-    table = read_table(folder)
+    table = read_results(folder)
     rows = result_rows(table, roadmaps_of(table, read_run(folder)))
     out = pd.DataFrame({
         "regime": rows["regime"], "step": rows["step"], "label": rows["label"], "adopted": rows["adopted"],

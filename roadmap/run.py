@@ -110,17 +110,22 @@ class Table:
 
     def put(self, row: dict, history: list[dict]) -> None:
         with file_lock(self.lock, True, ""):
+            # a new result for (roadmap, step, seed) replaces the old row and its epochs
             df = self.read()
-            keep = ~((df["roadmap"] == row["roadmap"]) & (df["step"] == row["step"]) & (df["seed"] == row["seed"])) \
-                if not df.empty else slice(None)
-            df = pd.concat([df[keep], pd.DataFrame([row])], ignore_index=True) if not df.empty else pd.DataFrame([row])
+            df = df[~((df["roadmap"] == row["roadmap"]) & (df["step"] == row["step"]) & (df["seed"] == row["seed"]))]
+            df = _concat(df, pd.DataFrame([row]))
             write_table(df.sort_values(["order", "seed"], kind="stable"), self.path, COLUMNS)
             ep = pd.read_csv(self.epochs_path) if self.epochs_path.is_file() else pd.DataFrame(columns=EPOCH_COLUMNS)
-            if not ep.empty:
-                ep = ep[~((ep["step"] == row["step"]) & (ep["seed"] == row["seed"]))]
+            ep = ep[~((ep["step"] == row["step"]) & (ep["seed"] == row["seed"]))]
             new = pd.DataFrame([{**h, "step": row["step"], "seed": row["seed"]} for h in history])
-            ep = pd.concat([ep, new], ignore_index=True) if not ep.empty else new
+            ep = _concat(ep, new)
             write_table(ep, self.epochs_path, EPOCH_COLUMNS)
+
+
+def _concat(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Concatenate, skipping empty frames (pandas warns on them); empty if all are."""
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _row(rm: Roadmap, step: Step, order: int, seed: int, spec, recipe: dict, data, res: int) -> dict:

@@ -127,7 +127,6 @@ class Spec:
     pos_embed: bool = False         # a learned position embedding added after the stem (ViT)
     head_pool: str = "avg"          # "avg": global average pooling; "token": the class token
     final_norm: bool = False        # norm of every position before pooling (ViT, Mixer)
-    notes: tuple[str, ...] = field(default=(), compare=False, hash=False)
 
     def __post_init__(self):
         validate(self)
@@ -135,7 +134,6 @@ class Spec:
     # --- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d.pop("notes")
         # an op lists only what differs from Op's defaults: {kind: dwconv, kernel: 7, stride: true}
         d["block"]["ops"] = [{k: v for k, v in op.items() if k == "kind" or v != _OP_DEFAULTS[k]}
                              for op in d["block"]["ops"]]

@@ -224,17 +224,15 @@ def train(
                           "history": history}, checkpoint)
         distributed.barrier()
 
+    if not eval_img_s:  # resumed after the last epoch: nothing trained, measure evaluation once
+        eval_img_s = evaluate(model, val_loader, device, use_amp)[3]
     last = history[-1]
     return TrainResult(
         top1=last["top1"], top5=last["top5"], val_loss=last["val_loss"], epochs=recipe["epochs"],
         images_seen=images_seen, train_time_s=train_time, train_img_s=images_seen / max(train_time, 1e-9),
-        eval_img_s=eval_img_s or _eval_speed(model, val_loader, device, use_amp),
+        eval_img_s=eval_img_s,
         peak_mem_mb=_peak_mem_mb(device), device=_device_name(device), history=history,
     )
-
-
-def _eval_speed(model, loader, device, amp) -> float:
-    return evaluate(model, loader, device, amp)[3]
 
 
 @torch.no_grad()
