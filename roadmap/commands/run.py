@@ -1,6 +1,9 @@
 """`roadmap run`: train every variant up to a step (here, under torchrun, or on Slurm)."""
 from __future__ import annotations
 
+import argparse
+import textwrap
+
 from roadmap.commands import ROADMAP_HELP
 from roadmap.run import RunConfig, run
 
@@ -8,17 +11,17 @@ from roadmap.run import RunConfig, run
 def register(sub):
     s = sub.add_parser(
         "run", help="train and evaluate each step of a roadmap up to STEP, into a results table",
-        description="Train and evaluate every variant from step0 up to --upto (not-adopted sub-steps included), "
+        description=textwrap.fill("Train and evaluate every variant from step0 up to --upto (not-adopted sub-steps included), "
                     "N seeds each, into results/NAME/results.csv (one row per step and seed) and epochs.csv. "
                     "Finished variants are skipped; an interrupted run resumes from its last epoch; a failed "
                     "variant (NaN loss) is recorded and the exit status is 1. Several processes: "
-                    "torchrun --nproc_per_node=N -m roadmap run ...",
+                    "torchrun --nproc_per_node=N -m roadmap run ...", 79),
         epilog="examples:\n"
                "  roadmap run --upto step5                         # embedded data, smoke recipe, CPU\n"
                "  roadmap run --data ../cifar10 --recipe proxy --set epochs=30 --seeds 3\n"
                "  torchrun --nproc_per_node=8 -m roadmap run --recipe imagenet --data /data/imagenet\n"
                "  roadmap run --recipe imagenet --data /data/imagenet --launcher slurm --gpus 8",
-        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--upto", metavar="STEP", help="last step to train (default: the whole roadmap); "
                                                   "a stage id such as step5 means its adopted sub-step")
     s.add_argument("--only", metavar="STEP", nargs="+", default=[], help="train only these steps")
