@@ -6,7 +6,7 @@ import pandas as pd
 import torch
 
 import roadmap
-from roadmap.bench import bench, device_peak
+from roadmap.runs.bench import bench, device_peak
 
 
 def test_bench_cli_writes_the_table(tmp_path):

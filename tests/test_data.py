@@ -1,4 +1,4 @@
-"""Tests for roadmap.data: embedded generator, ImageFolder, CIFAR pickles, .npz folders."""
+"""Tests for roadmap.train.data: embedded generator, ImageFolder, CIFAR pickles, .npz folders."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from roadmap.data import DataSplits, load_data, make_embedded
+from roadmap.train.data import DataSplits, load_data, make_embedded
 from roadmap.errors import RoadmapError
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -302,7 +302,7 @@ def _counts(path: Path):
                     reason="shared CIFAR-10 copy not present")
 def test_real_cifar10_npz():
     # Decodes only the 10,000-image test split (about 1 s); train is counted, not decoded.
-    from roadmap.data.npz import read_npz
+    from roadmap.train.data.npz import read_npz
     x, y, classes = read_npz(SHARED_DATA / "cifar10" / "test.npz")
     assert x.shape == (10000, 32, 32, 3) and classes[0] == "airplane" and len(classes) == 10
     assert np.bincount(y).tolist() == [1000] * 10

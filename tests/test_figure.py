@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 
 from roadmap.errors import RoadmapError
-from roadmap.figure import draw_paper, draw_results, fig2, paper_rows, result_rows
-from roadmap.report import report_table
-from roadmap.results import COLUMNS
-from roadmap.roadmap_file import load
+from roadmap.present.aggregate import paper_rows, result_rows
+from roadmap.present.figure import draw_paper, draw_results, fig2
+from roadmap.present.report import report_table
+from roadmap.runs.table import COLUMNS
+from roadmap.arch.steps import load
 
 REPO = Path(__file__).resolve().parents[1]
 MAGIC = {"png": b"\x89PNG", "svg": b"<?xml", "pdf": b"%PDF"}

@@ -12,12 +12,12 @@ import timm
 import torch
 
 import roadmap
-from roadmap.bases import base
-from roadmap.commands.steps import steps_table
-from roadmap.complexity import complexity
+from roadmap.arch.bases import base
+from roadmap.cli.steps import steps_table
+from roadmap.arch.complexity import complexity
 from roadmap.errors import RoadmapError
-from roadmap.spec import Spec
-from roadmap.transforms import TRANSFORMS, NotApplicable
+from roadmap.arch.spec import Spec
+from roadmap.arch.transforms import TRANSFORMS, NotApplicable
 
 # name: (params in M, GFLOPs at 224 as published: "~lo-hi" is a range, each bound to its printed
 # precision), the timm model with the same architecture or None. Reference table "The other seed

@@ -4,7 +4,7 @@ import timm
 import torch
 
 import roadmap
-from roadmap.complexity import complexity
+from roadmap.arch.complexity import complexity
 
 T = roadmap.load("convnext-t")
 B = roadmap.load("convnext-b")

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from roadmap.cli import main
-from roadmap.report import report_table, to_csv, to_markdown
-from roadmap.results import COLUMNS
+from roadmap.present.report import report_table, to_csv, to_markdown
+from roadmap.runs.table import COLUMNS
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from roadmap.errors import RoadmapError
-from roadmap.results import COLUMNS, EPOCH_COLUMNS
-from roadmap.run import RunConfig, file_lock, run
+from roadmap.runs.table import COLUMNS, EPOCH_COLUMNS
+from roadmap.runs.lock import file_lock
+from roadmap.runs.runner import RunConfig, run
 
 # 1,000 training images, 1,000 validation images, tiny networks: seconds per variant
 FAST = ["epochs=3", "batch_size=50", "batch_per_device=50", "warmup_epochs=0", "lr=0.004"]

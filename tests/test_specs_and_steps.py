@@ -6,10 +6,10 @@ import pytest
 import torch
 
 import roadmap
-from roadmap.bases import base
+from roadmap.arch.bases import base
 from roadmap.errors import RoadmapError
-from roadmap.spec import Spec
-from roadmap.transforms import TRANSFORMS, NotApplicable
+from roadmap.arch.spec import Spec
+from roadmap.arch.transforms import TRANSFORMS, NotApplicable
 
 T = roadmap.load("convnext-t")
 B = roadmap.load("convnext-b")
@@ -99,7 +99,7 @@ def test_any_input_divisible_by_the_total_stride_works(res):
 
 
 def test_spec_errors_are_one_sentence():
-    with pytest.raises(RoadmapError, match="unknown Stem field"):
+    with pytest.raises(RoadmapError, match="unknown stem field"):
         Spec.from_dict({**base("resnet50").to_dict(), "stem": {"kernal": 7}})
     with pytest.raises(RoadmapError, match="malformed YAML"):
         Spec.from_yaml("name: [unclosed")

@@ -1,0 +1,27 @@
+"""Parameters and GFLOPs computed from a built model (the paper's convention).
+
+GFLOPs are multiply-adds of conv and linear layers and of attention's two matmuls (q k^T and
+attn v) at the given input size, classifier included, counted by torch's FlopCounterMode on the
+meta device: no weights are allocated and nothing is computed, so even ConvNeXt-B counts in well
+under a second. Token networks are built for that input size (their position embedding and token
+MLPs are sized by the number of patches).
+"""
+from __future__ import annotations
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from roadmap.arch.network import build
+from roadmap.arch.spec import Spec
+
+
+def complexity(spec: Spec, num_classes: int = 1000, res: int = 224) -> dict:
+    """{"params": int, "gflops": float} of `spec` built for `num_classes` at `res` x `res`."""
+    with torch.device("meta"):
+        model = build(spec, num_classes=num_classes, img_size=res).eval()  # eval: BN takes a batch of 1
+        x = torch.empty(1, 3, res, res)
+    params = sum(p.numel() for p in model.parameters())
+    with FlopCounterMode(display=False) as counter:
+        model(x)
+    # FlopCounterMode counts a multiply-add as 2 FLOPs; the paper counts it as one
+    return {"params": params, "gflops": counter.get_total_flops() / 2 / 1e9}

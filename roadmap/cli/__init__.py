@@ -1,0 +1,55 @@
+"""The `roadmap` command: one sub-command per module of this package.
+
+Each module's top level imports only argparse: torch, pandas and matplotlib load when a command
+runs, so `roadmap --help` answers at once.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from roadmap.errors import RoadmapError
+
+ROADMAP_HELP = "a shipped roadmap (convnext-t, convnext-b, ...) or a path to your own roadmap YAML"
+# name -> its line in `roadmap --help`. A command's module is imported only when that command is
+# asked for; its register(subparsers, name, help) adds its options and set_defaults(fn=...).
+COMMANDS = {
+    "steps": "list a roadmap's steps with params and GFLOPs computed from the built models",
+    "show": "print a step's spec as YAML and its diff against the step it starts from",
+    "run": "train and evaluate each step of a roadmap up to STEP, into a results table",
+    "plot": "draw Figure 2: the paper's numbers, or a reproduced run",
+    "report": "a results folder as a table: top-1 per step, change, the paper's numbers",
+    "bench": "measure train/eval img/s, TFLOP/s and MFU per variant against timm's eager loop",
+}
+
+
+def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command line parser; only the command named in `argv` (if any) gets its options."""
+    p = argparse.ArgumentParser(
+        prog="roadmap",
+        description="Build, train and plot the ConvNeXt modernization roadmap (ResNet -> ConvNeXt), step by step.",
+        epilog="Run 'roadmap COMMAND --help' for a command's options.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # the top-level parser takes no option with a value, so the first word is the command
+    chosen = next((a for a in (argv or []) if not a.startswith("-")), None)
+    for name, help in COMMANDS.items():
+        if name == chosen:
+            importlib.import_module(f"roadmap.cli.{name}").register(sub, name, help)
+        else:
+            sub.add_parser(name, help=help)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser(argv).parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except RoadmapError as e:
+        print(f"roadmap: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("roadmap: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,42 @@
+"""`roadmap plot`: Figure 2 from the paper's numbers (--paper) or from a results folder (--results)."""
+from __future__ import annotations
+
+import argparse
+import textwrap
+from pathlib import Path
+
+EXAMPLES = """examples:
+  roadmap plot --paper                          # -> plots/paper.png
+  roadmap plot --paper -o paper.pdf             # png, svg or pdf, from the suffix
+  roadmap plot --results results/smoke          # -> plots/smoke.png
+  roadmap plot --results results/smoke -o smoke.svg
+"""
+
+
+def register(sub, name: str, help: str):
+    s = sub.add_parser(
+        name, help=help,
+        description=textwrap.fill(
+            "Draw the roadmap as the paper's Figure 2: one horizontal bar per step, grouped, not-adopted "
+            "steps hatched. --paper uses the numbers carried in the roadmap files (ResNet-50 -> ConvNeXt-T "
+            "in colour, ResNet-200 -> ConvNeXt-B in gray, Swin-T/B as references). --results draws a run: "
+            "mean top-1 per step with seed spread, the change from the previous adopted step, the "
+            "paper's value beside it; steps not run or failed are shown as such.", 79),
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = s.add_mutually_exclusive_group(required=True)
+    what.add_argument("--paper", action="store_true", help="the paper's Figure 2 (Tables 10 and 11)")
+    what.add_argument("--results", metavar="FOLDER", help="a results folder with results.csv (from `roadmap run`)")
+    s.add_argument("-o", "--out", metavar="FILE",
+                   help="output file, .png, .svg or .pdf (default: plots/paper.png, or plots/FOLDER-NAME.png)")
+    s.add_argument("--dpi", type=int, default=170, help="resolution of a .png (default: %(default)s)")
+    s.set_defaults(fn=plot)
+
+
+def plot(a) -> int:
+    from roadmap.present.figure import draw_paper, draw_results  # matplotlib is loaded only when plotting
+    if a.paper:
+        path = draw_paper(a.out or "plots/paper.png", dpi=a.dpi)
+    else:
+        path = draw_results(a.results, a.out or Path("plots") / f"{Path(a.results).resolve().name}.png", dpi=a.dpi)
+    print(f"wrote {path}")
+    return 0

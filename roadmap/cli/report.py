@@ -1,0 +1,39 @@
+"""`roadmap report FOLDER`: a results folder's numbers as a Markdown or CSV table."""
+from __future__ import annotations
+
+import argparse
+import textwrap
+from pathlib import Path
+
+EXAMPLES = """examples:
+  roadmap report results/smoke                  # Markdown, ready to paste
+  roadmap report results/smoke --format csv -o smoke.csv
+"""
+
+
+def register(sub, name: str, help: str):
+    s = sub.add_parser(
+        name, help=help,
+        description=textwrap.fill(
+            "One row per roadmap step: top-1 mean ± std over seeds (n), the change from the previous "
+            "adopted step, the paper's top-1 and change, params (M), GFLOPs and training images/s. "
+            "Steps not run or failed are listed as such. The same numbers as `roadmap plot --results`.", 79),
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("folder", help="a results folder with results.csv (from `roadmap run`)")
+    s.add_argument("--format", choices=["md", "csv"], default="md",
+                   help="md: a Markdown table; csv: unformatted numbers, one column each (default: %(default)s)")
+    s.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of printing")
+    s.set_defaults(fn=report)
+
+
+def report(a) -> int:
+    from roadmap.present.report import report_table, to_csv, to_markdown  # pandas only when asked
+    df = report_table(a.folder)
+    text = to_markdown(df) if a.format == "md" else to_csv(df)
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(text)
+        print(f"wrote {a.out}")
+    else:
+        print(text, end="")
+    return 0

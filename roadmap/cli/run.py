@@ -1,0 +1,57 @@
+"""`roadmap run`: train every variant up to a step (here, under torchrun, or on Slurm)."""
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+from roadmap.cli import ROADMAP_HELP
+
+
+def register(sub, name: str, help: str):
+    s = sub.add_parser(
+        name, help=help,
+        description=textwrap.fill("Train and evaluate every variant from step0 up to --upto (not-adopted sub-steps included), "
+                    "N seeds each, into results/NAME/results.csv (one row per step and seed) and epochs.csv. "
+                    "Finished variants are skipped; an interrupted run resumes from its last epoch; a failed "
+                    "variant (NaN loss) is recorded and the exit status is 1. Several processes: "
+                    "torchrun --nproc_per_node=N -m roadmap run ...", 79),
+        epilog="examples:\n"
+               "  roadmap run --upto step5                         # embedded data, smoke recipe, CPU\n"
+               "  roadmap run --data ../cifar10 --recipe proxy --set epochs=30 --seeds 3\n"
+               "  torchrun --nproc_per_node=8 -m roadmap run --recipe imagenet --data /data/imagenet\n"
+               "  roadmap run --recipe imagenet --data /data/imagenet --launcher slurm --gpus 8",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--upto", metavar="STEP", help="last step to train (default: the whole roadmap); "
+                                                  "a stage id such as step5 means its adopted sub-step")
+    s.add_argument("--only", metavar="STEP", nargs="+", default=[], help="train only these steps")
+    s.add_argument("--roadmap", default="convnext-t", help=ROADMAP_HELP + " (default: %(default)s)")
+    s.add_argument("--recipe", default="smoke", help="smoke (default, 2-core CPU), proxy (one GPU, 32-64 px), "
+                                                     "imagenet (the paper's Table 5), or a recipe YAML path")
+    s.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
+                   help="override a recipe value, e.g. --set epochs=30 (repeatable)")
+    s.add_argument("--data", default="embedded", help="'embedded' (default, generated), an ImageFolder tree "
+                                                      "(train/ val/), a CIFAR python folder or a folder of .npz files")
+    s.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per variant (default: 1)")
+    s.add_argument("--out", metavar="DIR", help="results folder (default: results/ROADMAP-DATA-RECIPE)")
+    s.add_argument("--force", action="store_true", help="retrain variants that already have a finished row")
+    s.add_argument("--quiet", action="store_true", help="no progress bars, only results (for logs)")
+    s.add_argument("--launcher", choices=["here", "slurm", "local"], default="here",
+                   help="here (default; also under torchrun), slurm (one submitit job per variant, requeued "
+                        "and resumed on preemption), local (the same jobs as local processes)")
+    g = s.add_argument_group("slurm (with --launcher slurm)")
+    g.add_argument("--partition", help="Slurm partition")
+    g.add_argument("--nodes", type=int, default=1, help="nodes per job (default: 1)")
+    g.add_argument("--gpus", type=int, default=1, help="GPUs (= processes) per node (default: 1)")
+    g.add_argument("--timeout-min", type=int, default=72 * 60, help="job time limit in minutes (default: 4320)")
+    s.set_defaults(fn=_run)
+
+
+def _run(a) -> int:
+    from roadmap.runs.runner import RunConfig, run
+
+    cfg = RunConfig(roadmap=a.roadmap, upto=a.upto, only=a.only, recipe=a.recipe, overrides=a.overrides,
+                    data=a.data, seeds=a.seeds, out=a.out, force=a.force, quiet=a.quiet)
+    if a.launcher == "here":
+        return run(cfg)
+    from roadmap.runs.launch import submit
+    return submit(cfg, a.launcher, partition=a.partition, nodes=a.nodes, gpus=a.gpus, timeout_min=a.timeout_min)

@@ -1,0 +1,233 @@
+"""Results tables -> one row per roadmap step: what a figure or report shows, with no drawing.
+
+`paper_rows` and `result_rows` compute one row per (roadmap, step), in roadmap order, with the
+top-1, its seed spread, the change from the previous *adopted* step and the paper's value. The
+figure (`roadmap.present.figure`) and the report (`roadmap.present.report`) only lay them out.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from roadmap.arch.steps import Roadmap, load
+from roadmap.errors import RoadmapError
+
+ROW_COLUMNS = [
+    "roadmap", "regime", "step", "label", "group", "adopted", "parent", "value", "err", "n", "n_failed",
+    "gflops", "params", "train_img_s", "paper_top1", "paper_gflops", "delta", "paper_delta",
+    "missing", "status", "error",
+]
+
+
+def paper_rows(roadmaps: Iterable[Roadmap | str]) -> pd.DataFrame:
+    """The paper's Figure 2 as rows: each roadmap's steps in order, valued by the paper's numbers."""
+    rows = []
+    for rm in map(as_roadmap, roadmaps):
+        for st in rm.steps:
+            p = st.paper
+            std = num(p.get("std"))
+            # Table 10 gives 3-seed means with a std; Table 11 gives single runs.
+            n = 3 if not math.isnan(std) else 1
+            top1 = num(p.get("top1"))
+            rows.append(_row(rm.name, rm.regime, st, value=top1, err=std if n > 1 else math.nan, n=n,
+                             gflops=num(p.get("gflops")), paper_top1=top1, paper_gflops=num(p.get("gflops")),
+                             status="ok" if not math.isnan(top1) else "missing"))
+    return _with_deltas(pd.DataFrame(rows, columns=ROW_COLUMNS))
+
+
+def result_rows(results: pd.DataFrame, roadmaps: Sequence[Roadmap] | None = None) -> pd.DataFrame:
+    """A results table (one row per step and seed) as one row per roadmap step, in roadmap order.
+
+    `roadmaps` are matched to the table's `roadmap` column by name, file stem or path; one not given
+    is loaded from that column (a name or a path), and one that cannot be loaded falls back to the
+    steps present in the table, in `order` order. Steps of the roadmap absent from the table are
+    kept as missing rows; steps whose every seed failed are kept with status "failed".
+    """
+    df = results.copy()
+    for col in ("roadmap", "regime", "status", "error", "label", "group"):
+        if col not in df:
+            df[col] = None
+    df["roadmap"] = df["roadmap"].fillna("").astype(str)
+    df["status"] = df["status"].fillna("ok").astype(str)
+    if "seed" in df:  # a step re-run with the same seed: the later line (appended last) wins
+        df = df.drop_duplicates(["roadmap", "step", "seed"], keep="last")
+    given = list(roadmaps) if roadmaps is not None else None
+    rows = []
+    for key, table in df.groupby("roadmap", sort=False):
+        rm = (_match(key, given) if given is not None else None) or _try_load(key)
+        rows += _rows_from_roadmap(rm, table) if rm is not None else _rows_from_table(key, table)
+    return _with_deltas(pd.DataFrame(rows, columns=ROW_COLUMNS))
+
+
+def _rows_from_roadmap(rm: Roadmap, table: pd.DataFrame) -> list[dict]:
+    by_step = {k: g for k, g in table.groupby("step", sort=False)}
+    out = [_aggregate(rm.name, rm.regime, st, by_step.pop(st.id, None)) for st in rm.steps]
+    # Steps in the table that the roadmap no longer has still show, after the roadmap's own.
+    for sid, g in by_step.items():
+        out.append(_aggregate(rm.name, rm.regime, _table_step(g, parent=None), g))
+    return out
+
+
+def _rows_from_table(key: str, table: pd.DataFrame) -> list[dict]:
+    sort = "order" if "order" in table else None
+    firsts = table.sort_values(sort, kind="stable") if sort else table
+    firsts = firsts.drop_duplicates("step")
+    regime = _first(table["regime"]) or key or "?"
+    out, parent = [], None
+    for _, r in firsts.iterrows():
+        g = table[table["step"] == r["step"]]
+        st = _table_step(g, parent)
+        out.append(_aggregate(key or "?", regime, st, g))
+        if st.adopted:
+            parent = st.id
+    return out
+
+
+@dataclass(frozen=True)
+class _TableStep:
+    """What a step is, read from the results table when its roadmap file cannot be loaded."""
+    id: str
+    label: str
+    group: str | None
+    adopted: bool
+    parent: str | None
+    paper: dict
+
+
+def _table_step(g: pd.DataFrame, parent: str | None) -> _TableStep:
+    sid = str(g["step"].iloc[0])
+    paper = {"top1": _first(g["paper_top1"]) if "paper_top1" in g else None,
+             "gflops": _first(g["paper_gflops"]) if "paper_gflops" in g else None}
+    adopted = _bool(_first(g["adopted"])) if "adopted" in g else True
+    return _TableStep(sid, str(_first(g["label"]) or sid), _first(g["group"]), adopted, parent, paper)
+
+
+def _aggregate(name: str, regime: str, st, g: pd.DataFrame | None) -> dict:
+    if g is None or g.empty:
+        return _row(name, regime, st, value=math.nan, err=math.nan, n=0, missing=True, status="missing",
+                    paper_top1=num(st.paper.get("top1")), paper_gflops=num(st.paper.get("gflops")))
+    top1 = pd.to_numeric(g["top1"], errors="coerce") if "top1" in g else pd.Series(math.nan, index=g.index)
+    ok = (g["status"] == "ok") & top1.notna()
+    n = int(ok.sum())
+    failed = g[~ok]
+    reason = next((str(e) for e in failed.get("error", pd.Series(dtype=object)) if isinstance(e, str) and e), "")
+    return _row(
+        name, regime, st, value=top1[ok].mean() if n else math.nan,
+        err=top1[ok].std(ddof=1) if n > 1 else math.nan, n=n, n_failed=len(failed),
+        gflops=_mean(g, "gflops"), params=_mean(g, "params"), train_img_s=_mean(g[ok], "train_img_s"),
+        paper_top1=num(st.paper.get("top1", _first(g["paper_top1"]) if "paper_top1" in g else None)),
+        paper_gflops=num(st.paper.get("gflops", _first(g["paper_gflops"]) if "paper_gflops" in g else None)),
+        status="ok" if n else (_first(failed["status"]) or "failed"), error=reason if not n else "",
+        regime_=_first(g["regime"]),
+    )
+
+
+def _row(name, regime, st, *, value, err, n, gflops=math.nan, params=math.nan, train_img_s=math.nan,
+         paper_top1=math.nan, paper_gflops=math.nan, n_failed=0, missing=False, status="ok", error="",
+         regime_=None) -> dict:
+    return {
+        "roadmap": name, "regime": regime_ or regime, "step": st.id, "label": st.label, "group": st.group or "",
+        "adopted": bool(st.adopted), "parent": st.parent, "value": value, "err": err, "n": n,
+        "n_failed": n_failed, "gflops": gflops, "params": params, "train_img_s": train_img_s,
+        "paper_top1": paper_top1, "paper_gflops": paper_gflops, "delta": math.nan, "paper_delta": math.nan,
+        "missing": missing, "status": status, "error": error,
+    }
+
+
+def _with_deltas(df: pd.DataFrame) -> pd.DataFrame:
+    """Change from the previous adopted step (the step's parent): kernel 9 and GELU both compare with kernel 7."""
+    for col, src in (("delta", "value"), ("paper_delta", "paper_top1")):
+        values = {(r.roadmap, r.step): getattr(r, src) for r in df.itertuples()}
+        df[col] = [getattr(r, src) - values.get((r.roadmap, r.parent), math.nan)
+                   if isinstance(r.parent, str) else math.nan for r in df.itertuples()]
+    return df
+
+
+def roadmaps_of(results: pd.DataFrame, run: dict | None = None) -> list[Roadmap]:
+    """The roadmaps named in a results table's `roadmap` column that can be loaded.
+
+    The column holds a roadmap's name; one that is not shipped (your own YAML) is found through
+    run.json's `roadmap_file`.
+    """
+    run = run or {}
+    names = results["roadmap"].dropna().astype(str).unique() if "roadmap" in results else []
+    out = []
+    for name in names:
+        rm = _try_load(name)
+        if rm is None and run.get("roadmap") == name and run.get("roadmap_file"):
+            rm = _try_load(str(run["roadmap_file"]))
+        if rm is not None:
+            out.append(rm)
+    return out
+
+
+def as_roadmap(x: Roadmap | str) -> Roadmap:
+    return x if isinstance(x, Roadmap) else load(x)
+
+
+def _try_load(key: str) -> Roadmap | None:
+    try:
+        return load(key) if key else None
+    except RoadmapError:
+        return None
+
+
+def _match(key: str, roadmaps: Sequence[Roadmap]) -> Roadmap | None:
+    for rm in roadmaps:
+        if key in (rm.name, str(rm.path)) or Path(key).stem in (rm.name, rm.path.stem):
+            return rm
+    return None
+
+
+def num(x) -> float:
+    try:
+        return float(x) if x is not None and x == x else math.nan
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _mean(g: pd.DataFrame, col: str) -> float:
+    return pd.to_numeric(g[col], errors="coerce").mean() if col in g and len(g) else math.nan
+
+
+def _first(s: pd.Series):
+    s = s.dropna()
+    s = s[s.astype(str) != ""]
+    return s.iloc[0] if len(s) else None
+
+
+def _bool(x) -> bool:
+    return str(x).strip().lower() not in ("false", "0", "no", "none", "nan") if x is not None else True
+
+
+def run_facts(table: pd.DataFrame, run: dict) -> dict:
+    """What was run, from the table's columns first and run.json for the rest."""
+    def pick(col, *keys):
+        if col in table:
+            v = _first(table[col])
+            if v is not None:
+                return plain(v)
+        for k in keys:
+            v = run.get(k)
+            if isinstance(v, dict):
+                v = v.get("name") or v.get(col)
+            if v not in (None, ""):
+                return plain(v)
+        return "?"
+    seeds = sorted({int(s) for s in pd.to_numeric(table.get("seed", pd.Series(dtype=float)), errors="coerce").dropna()})
+    return {
+        "data": str(pick("data", "data", "dataset")), "recipe": pick("recipe", "recipe"), "res": pick("res", "res"),
+        "width_mult": pick("width_mult", "width_mult"), "depth_mult": pick("depth_mult", "depth_mult"),
+        "epochs": pick("epochs", "epochs") if "epochs" in table or "epochs" in run else "",
+        "seeds": ", ".join(map(str, seeds)) or str(run.get("seeds", "?")), "device": str(pick("device", "device")),
+    }
+
+
+def plain(v):
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v

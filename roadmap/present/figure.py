@@ -1,0 +1,371 @@
+"""Figure 2 of the ConvNeXt paper, drawn from the paper's numbers or a results folder.
+
+Drawing only: the rows come from `roadmap.present.aggregate` (paper_rows, result_rows); this
+module lays them out in the paper's style with matplotlib.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.legend_handler import HandlerTuple
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.patheffects import withStroke
+
+from roadmap.arch.steps import Roadmap
+from roadmap.errors import RoadmapError
+from roadmap.present.aggregate import as_roadmap, num, paper_rows, result_rows, roadmaps_of, run_facts
+from roadmap.runs.table import read_results, read_run
+
+FORMATS = ("png", "svg", "pdf")
+PAPER_ROADMAPS = ("convnext-t", "convnext-b")
+
+
+def fig2(x: float | None) -> str:
+    """A number as Figure 2 prints it: the table's two decimals, rounded half-up to one (80.35 -> 80.4)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    # Decimal on the 2-decimal string: float rounding would give 80.3 for 80.35.
+    return str(Decimal(f"{x:.2f}").quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+COLORS = {  # one hue per group of Figure 2, for the first (coloured) regime
+    "": "#5B6C8F", "Macro design": "#4C8FBF", "ResNeXt": "#59A987", "Inverted bottleneck": "#E0A03A",
+    "Large kernel": "#D0655A", "Micro design": "#9A7BC0",
+}
+GRAY, DARK_GRAY, INK = "#C4C4C4", "#707070", "#222222"
+
+
+def _palette(rows: pd.DataFrame) -> dict:
+    """Figure 2's hue per known group; other roadmaps' groups take the same hues in order."""
+    hues = list(COLORS.values())[1:]
+    unknown = [g for g in dict.fromkeys(rows["group"].fillna("")) if g and g not in COLORS]
+    return {**COLORS, **{g: hues[i % len(hues)] for i, g in enumerate(unknown)}}
+
+
+def draw_paper(path: str | Path, roadmaps: Sequence[Roadmap | str] = PAPER_ROADMAPS, dpi: int = 170) -> Path:
+    """Figure 2 from the paper's numbers: first roadmap in colour, the second as gray bars behind it."""
+    path = _check_path(path)
+    rms = [as_roadmap(r) for r in roadmaps]
+    rows = paper_rows(rms)
+    order, regimes = _row_order(rows), list(dict.fromkeys(rows["roadmap"]))
+    fig, ax, ax_right = _frame(rows, order, right_in=1.5, header=1.2)
+    vals = rows["value"].dropna().tolist() + [num(rm.reference.get("top1")) for rm in rms]
+    vals = [v for v in vals if not math.isnan(v)]
+    lo, hi = math.floor(min(vals)) - 1, max(vals) + 0.9  # room after the longest bar for its value
+    ax.set_xlim(lo, hi)
+    _grid(ax, len(order))
+
+    palette = _palette(rows)
+    for k, name in enumerate(regimes):
+        fg = k == 0  # the first roadmap is the coloured one; the other(s) gray, drawn behind it
+        for r in rows[rows["roadmap"] == name].itertuples():
+            if math.isnan(r.value):
+                continue
+            y = order.index(r.step)
+            color = palette.get(r.group, COLORS[""]) if fg else GRAY
+            ax.barh(y, r.value - lo, left=lo, height=0.56 if fg else 0.8, color=color, zorder=3 if fg else 2,
+                    edgecolor="white" if fg else "#A8A8A8", linewidth=0.6, hatch=None if r.adopted else "////")
+            if fg:  # inside the coloured bar's end, as Figure 2 prints it; outlined to stay legible on hatching
+                ax.text(r.value - 0.06, y, fig2(r.value), ha="right", va="center", fontsize=9, color="white",
+                        fontweight="bold", zorder=5, path_effects=[withStroke(linewidth=2.5, foreground=color)])
+            else:
+                front = rows[(rows["roadmap"] == regimes[0]) & (rows["step"] == r.step)]["value"]
+                end = max([r.value] + [v for v in front if not math.isnan(v)])
+                ax.text(end + 0.06, y, fig2(r.value), ha="left", va="center", fontsize=9, color=DARK_GRAY, zorder=5,
+                        bbox=dict(boxstyle="square,pad=0.1", facecolor="white", edgecolor="none"))
+            ax_right.text(0.3 + 0.42 * k, y, fig2(r.gflops) + "G", ha="center", va="center", fontsize=9,
+                          color=INK if fg else DARK_GRAY)
+    for k, name in enumerate(regimes[:2]):
+        ax_right.text(0.3 + 0.42 * k, -0.85, rms[k].regime, ha="center", va="center", fontsize=8.5,
+                      color=INK if k == 0 else DARK_GRAY)
+    ax_right.text(0.51, -1.3, "GFLOPs", ha="center", va="center", fontsize=9.5, fontweight="bold")
+
+    # The Swin references: a dashed line per regime, labelled at the top like Figure 2's last row.
+    for k, rm in enumerate(rms[:2]):
+        ref = rm.reference
+        if "top1" not in ref:
+            continue
+        color = INK if k == 0 else DARK_GRAY
+        # between the gray bars (2) and the coloured ones (3): it never crosses a printed value
+        ax.vlines(ref["top1"], -0.6, len(order) - 0.5, color=color, linestyle=(0, (4, 3)), linewidth=1.1, zorder=2.5)
+        ax.text(ref["top1"], -0.85 - (0.45 if k == 1 and _close(rms, 0.9) else 0), f"{ref.get('label', 'reference')} "
+                f"{fig2(ref['top1'])}" + (f" ({fig2(ref['gflops'])}G)" if "gflops" in ref else ""),
+                ha="center", va="center", fontsize=9, color=color,
+                bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="none"), zorder=6)
+
+    ax.set_xlabel("ImageNet-1K top-1 accuracy (%)", fontsize=10)
+    handles = [_colour_handle(f"{_pretty(rms[0].title)} (Table 10, 3 seeds)")]
+    if len(rms) > 1:
+        handles.append(Patch(facecolor=GRAY, edgecolor="#A8A8A8", label=f"{_pretty(rms[1].title)} (Table 11)"))
+    handles += [Patch(facecolor="white", edgecolor=DARK_GRAY, hatch="////", label="not adopted"),
+                Line2D([], [], color=INK, linestyle=(0, (4, 3)), label="Swin reference")]
+    _legend(fig, handles)
+    title = " and ".join(_pretty(rm.title) for rm in rms)
+    fig.suptitle("Modernizing a standard ConvNet (ResNet) toward a hierarchical vision Transformer (Swin)", fontsize=13,
+                 fontweight="bold", y=1 - 0.28 / fig.get_figheight())
+    fig.text(0.5, 1 - 0.6 / fig.get_figheight(), f"{title}: ImageNet-1K top-1 and GFLOPs (Liu et al. 2022, Figure 2)",
+             ha="center", va="center", fontsize=10, color="#444444")
+    return _save(fig, path, dpi)
+
+
+def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 170) -> Path:
+    """A reproduced run in Figure 2's style: mean top-1 per step, seed spread, the paper's value beside it."""
+    folder = Path(folder)
+    table = read_results(folder)
+    run = read_run(folder)
+    facts = run_facts(table, run)
+    path = _check_path(path if path is not None else Path("plots") / f"{folder.resolve().name}.png")
+    rms = {rm.name: rm for rm in roadmaps_of(table, run)}
+    rows = result_rows(table, list(rms.values()))
+    order, regimes = _row_order(rows), list(dict.fromkeys(rows["roadmap"]))
+    two = len(regimes) > 1
+    offsets = [-0.2, 0.2] if two else [0.0]
+    height = 0.36 if two else 0.62
+    fig, ax, ax_right = _frame(rows, order, right_in=2.6, header=1.0, row_h=0.62 if two else 0.46,
+                               label_dy=(-0.2, 0.2))
+    ok = rows[~rows["value"].isna()]
+    lo_v = (ok["value"] - ok["err"].fillna(0)).min() if len(ok) else 0.0
+    hi_v = (ok["value"] + ok["err"].fillna(0)).max() if len(ok) else 100.0
+    span = max(hi_v - lo_v, 2.0)
+    # Small proxies sit far below ImageNet: the range follows the data, with room for the value text.
+    lo = max(0.0, lo_v - 0.3 * span)
+    hi = min(100.0 + 0.3 * span, hi_v + 0.28 * span)
+    ax.set_xlim(lo, hi)
+    _grid(ax, len(order))
+    max_n = int(ok["n"].max()) if len(ok) else 0
+
+    palette = _palette(rows)
+    for k, name in enumerate(regimes[:2]):  # a figure holds two regimes, like the paper's
+        dy = offsets[k]
+        for r in rows[rows["roadmap"] == name].itertuples():
+            y = order.index(r.step) + dy
+            fg = k == 0
+            if r.missing or math.isnan(r.value):
+                failed = not r.missing
+                ax.add_patch(Rectangle((lo, y - height / 2), (hi - lo) * 0.98, height, fill=False, zorder=2,
+                                       edgecolor="#C0392B" if failed else "#B0B0B0", linestyle=(0, (3, 3)),
+                                       linewidth=0.8))
+                text = f"{r.status}: {_short(r.error, 60)}" if failed and r.error else (r.status if failed else "not run")
+                ax.text(lo + 0.015 * (hi - lo), y, text, ha="left", va="center", fontsize=8, style="italic",
+                        color="#C0392B" if failed else "#909090", zorder=5)
+                continue
+            color = palette.get(r.group, COLORS[""]) if fg else GRAY
+            ax.barh(y, r.value - lo, left=lo, height=height, color=color, zorder=3,
+                    edgecolor="white" if fg else "#A8A8A8", linewidth=0.6, hatch=None if r.adopted else "////")
+            end = r.value
+            if r.n > 1 and not math.isnan(r.err):
+                ax.errorbar(r.value, y, xerr=r.err, fmt="none", ecolor=INK, elinewidth=1.0, capsize=2.5, zorder=4)
+                end += r.err
+            label = f"{r.value:.1f}" + (f" (n={r.n}" + (f", {r.n_failed} failed" if r.n_failed else "") + ")"
+                                        if r.n != max_n or r.n_failed else "")
+            ax.text(end + 0.01 * (hi - lo), y, label, ha="left", va="center", fontsize=8.5 if two else 9,
+                    color=INK if fg else DARK_GRAY, zorder=5)
+        # the numbers beside the bars: change from the previous adopted step, then the paper's
+        for r in rows[rows["roadmap"] == name].itertuples():
+            y = order.index(r.step) + dy
+            size = 8 if two else 9
+            if not math.isnan(r.delta):
+                ax_right.text(0.16, y, _signed(r.delta), ha="center", va="center", fontsize=size,
+                              color=_delta_color(r.delta, r.adopted, k == 0))
+            paper = fig2(r.paper_top1)
+            if paper:
+                pd_ = f" ({_signed(r.paper_delta)})" if not math.isnan(r.paper_delta) else ""
+                ax_right.text(0.38, y, f"{paper}{pd_}", ha="left", va="center", fontsize=size,
+                              color=DARK_GRAY)
+            if not math.isnan(r.gflops):
+                ax_right.text(0.93, y, _flops(r.gflops), ha="right", va="center", fontsize=size,
+                              color=DARK_GRAY)
+    for x, text, ha in ((0.16, "Δ prev.\nadopted", "center"), (0.38, "paper top-1\n(ImageNet)", "left"),
+                        (0.93, "FLOPs\n(run)", "right")):
+        ax_right.text(x, -0.95, text, ha=ha, va="center", fontsize=8.5, fontweight="bold")
+    ax.set_xlabel(f"top-1 accuracy (%) on {facts['data']}", fontsize=10)
+
+    handles = []
+    for k, name in enumerate(regimes[:2]):
+        title = rms[name].title if name in rms else Path(name).stem
+        handles.append(_colour_handle(_pretty(title)) if k == 0 else
+                       Patch(facecolor=GRAY, edgecolor="#A8A8A8", label=_pretty(title)))
+    if not rows["adopted"].all():
+        handles.append(Patch(facecolor="white", edgecolor=DARK_GRAY, hatch="////", label="not adopted"))
+    if max_n > 1:
+        handles.append(Line2D([], [], color=INK, marker="|", markersize=8, label="±1 std over seeds"))
+    if rows["missing"].any():
+        handles.append(Patch(facecolor="white", edgecolor="#B0B0B0", linestyle=(0, (3, 3)), label="not run"))
+    if (~rows["missing"] & rows["value"].isna()).any():
+        handles.append(Patch(facecolor="white", edgecolor="#C0392B", linestyle=(0, (3, 3)), label="failed (reason)"))
+    _legend(fig, handles)
+    titles = " and ".join(_pretty(rms[n].title if n in rms else Path(n).stem) for n in regimes)
+    fig.suptitle(f"{titles}, reproduced ({folder.name})", fontsize=13, fontweight="bold",
+                 y=1 - 0.28 / fig.get_figheight())
+    fig.text(0.5, 1 - 0.6 / fig.get_figheight(), _subtitle(facts), ha="center", va="center",
+             fontsize=9.5, color="#444444")
+    return _save(fig, path, dpi)
+
+
+def _frame(rows: pd.DataFrame, order: list[str], right_in: float, header: float, row_h: float = 0.46,
+           label_dy: tuple[float, float] = (-0.14, 0.2)):
+    """The figure and its panels, sharing rows: group brackets | step labels | bars | numbers."""
+    labels = _row_labels(rows, order)
+    two_line = any("\n" in v for v in labels.values())
+    group_in, label_in, bars_in = 1.35, 1.75 if two_line else 1.55, 5.2
+    width = group_in + label_in + bars_in + right_in + 0.3
+    top_in, bottom_in = 0.95, 1.15
+    height = top_in + bottom_in + row_h * (len(order) + header)
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    gs = fig.add_gridspec(1, 4, width_ratios=[group_in, label_in, bars_in, right_in], wspace=0,
+                          left=0.15 / width, right=1 - 0.15 / width, top=1 - top_in / height, bottom=bottom_in / height)
+    ax_group = fig.add_subplot(gs[0, 0])
+    ax_label = fig.add_subplot(gs[0, 1], sharey=ax_group)
+    ax = fig.add_subplot(gs[0, 2], sharey=ax_group)
+    ax_right = fig.add_subplot(gs[0, 3], sharey=ax_group)
+    for a in (ax_group, ax_label, ax_right):
+        a.set_xlim(0, 1)
+        a.axis("off")
+    ax_group.set_ylim(len(order) - 0.5, -0.5 - header)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", left=False, labelleft=False)
+    ax.tick_params(axis="x", labelsize=9)
+
+    for y, sid in enumerate(order):
+        first, *rest = labels[sid].split("\n")
+        if rest:  # the second regime's label, when it differs, in that regime's gray
+            ax_label.text(0.96, y + label_dy[0], first, ha="right", va="center", fontsize=10)
+            ax_label.text(0.96, y + label_dy[1], rest[0], ha="right", va="center", fontsize=8.5, color=DARK_GRAY)
+        else:
+            ax_label.text(0.96, y, first, ha="right", va="center", fontsize=10)
+
+    groups = _group_spans(rows, order)
+    for name, y0, y1 in groups:
+        if not name:
+            continue
+        ax_group.plot([0.93, 0.97, 0.97, 0.93], [y0 - 0.38, y0 - 0.38, y1 + 0.38, y1 + 0.38], color="#555555",
+                      linewidth=1.0, solid_capstyle="butt")
+        ax_group.text(0.88, (y0 + y1) / 2, textwrap.fill(name, 12), ha="right", va="center", fontsize=10,
+                      fontweight="bold", color="#333333", linespacing=1.1)
+    for _, y0, _ in groups[1:]:  # a thin rule between groups, across the bars, like Figure 2's blocks
+        ax.axhline(y0 - 0.5, color="#D0D0D0", linewidth=0.8, zorder=1)
+    return fig, ax, ax_right
+
+
+def _grid(ax, n_rows: int) -> None:
+    """Vertical grid lines over the rows only (not through the header with the reference labels)."""
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    ax.vlines(ticks, -0.55, n_rows - 0.5, color="#E4E4E4", linewidth=0.8, zorder=0)
+
+
+def _row_order(rows: pd.DataFrame) -> list[str]:
+    """Step ids top to bottom: the first roadmap's order, other roadmaps' extra steps after their predecessor."""
+    order: list[str] = []
+    for _, g in rows.groupby("roadmap", sort=False):
+        prev = None
+        for sid in g["step"]:
+            if sid not in order:
+                order.insert(order.index(prev) + 1 if prev in order else len(order), sid)
+            prev = sid
+    return order
+
+
+def _row_labels(rows: pd.DataFrame, order: list[str]) -> dict[str, str]:
+    out = {}
+    for sid in order:
+        labels = list(dict.fromkeys(rows.loc[rows["step"] == sid, "label"]))
+        out[sid] = "\n".join(_pretty(x) for x in labels[:2])
+    return out
+
+
+def _group_spans(rows: pd.DataFrame, order: list[str]) -> list[tuple[str, int, int]]:
+    group = {sid: next((g for g in rows.loc[rows["step"] == sid, "group"] if g), "") for sid in order}
+    spans: list[tuple[str, int, int]] = []
+    for y, sid in enumerate(order):
+        if spans and spans[-1][0] == group[sid]:
+            spans[-1] = (group[sid], spans[-1][1], y)
+        else:
+            spans.append((group[sid], y, y))
+    return spans
+
+
+class _ColourHandle(tuple):
+    """A legend entry showing every group's colour: the coloured regime has one hue per group."""
+
+    def get_label(self):
+        return self.label
+
+
+def _colour_handle(label: str) -> _ColourHandle:
+    h = _ColourHandle(Patch(facecolor=c, edgecolor="white") for c in dict.fromkeys(COLORS.values()))
+    h.label = label
+    return h
+
+
+def _legend(fig: Figure, handles: list) -> None:
+    fig.legend(handles=handles, labels=[h.get_label() for h in handles], loc="lower center",
+               ncol=min(len(handles), 3), frameon=False, fontsize=9, bbox_to_anchor=(0.5, 0.1 / fig.get_figheight()),
+               handlelength=3.2, columnspacing=1.6, handler_map={_ColourHandle: HandlerTuple(ndivide=None, pad=0)})
+
+
+def _flops(gflops: float) -> str:
+    """Multiply-adds at the trained resolution: small proxies run at millions, not billions."""
+    return f"{gflops:.2f}G" if gflops >= 0.1 else f"{gflops * 1e3:.1f}M"
+
+
+def _subtitle(f: dict) -> str:
+    parts = [f["data"], f"recipe {f['recipe']}", f"res {f['res']}, width ×{f['width_mult']}, depth ×{f['depth_mult']}"]
+    if f["epochs"]:
+        parts.append(f"{f['epochs']} epochs")
+    n = len(f["seeds"].split(", "))
+    parts += [f"{n} seed{'s' if n > 1 else ''} ({f['seeds']})", f["device"]]
+    return "  ·  ".join(p for p in parts if p)
+
+
+def _delta_color(delta: float, adopted: bool, fg: bool) -> str:
+    if not adopted or not fg:
+        return DARK_GRAY
+    return "#2E7D32" if delta > 0.05 else "#C62828" if delta < -0.05 else DARK_GRAY
+
+
+def _close(rms: list[Roadmap], gap: float) -> bool:
+    """Whether the two references' labels would collide at the top of the bars (then stack them)."""
+    tops = [num(rm.reference.get("top1")) for rm in rms[:2]]
+    return len(tops) == 2 and abs(tops[0] - tops[1]) < 2 * gap
+
+
+def _signed(x: float) -> str:
+    """A change with its sign, one decimal; no "-0.0"."""
+    return f"{0.0 if abs(x) < 0.05 else x:+.1f}"
+
+
+def _pretty(label: str) -> str:
+    return str(label).replace("->", "→")
+
+
+def _short(text: str, n: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _check_path(path: str | Path) -> Path:
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise RoadmapError(f"cannot write a figure to {path}: the file name must end in "
+                           f"{', '.join('.' + f for f in FORMATS)}")
+    return path
+
+
+def _save(fig: Figure, path: Path, dpi: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # metadata: no creation date, so the committed figure only changes when its content does
+    meta = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[path.suffix.lower()[1:]]
+    fig.savefig(path, dpi=dpi, format=path.suffix.lower()[1:], metadata=meta)
+    return path

@@ -1,0 +1,64 @@
+"""Cluster launch through submitit: one job per (step, seed), requeued and resumed on preemption.
+
+Each job runs the same runner on one variant; its tasks (one per GPU) join one process group
+through the environment submitit exports, so DDP needs no other code. Jobs share the results
+folder: rows are written under a lock, and a variant's epoch checkpoint is what a requeued
+job resumes from.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import submitit
+
+from roadmap.arch.steps import load
+from roadmap.errors import RoadmapError
+from roadmap.runs.runner import RunConfig, default_out, run, variants
+from roadmap.train.data import load_data
+from roadmap.train.recipe import load_recipe
+
+
+class VariantJob:
+    """A picklable job: train one variant; on preemption submitit calls checkpoint() and requeues."""
+
+    def __init__(self, cfg: RunConfig):
+        self.cfg = cfg
+
+    def __call__(self) -> int:
+        env = submitit.JobEnvironment()
+        if env.num_tasks > 1:
+            submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+        return run(self.cfg, hold_folder=False)
+
+    def checkpoint(self) -> submitit.helpers.DelayedSubmission:
+        # the runner resumes from the variant's last epoch checkpoint
+        return submitit.helpers.DelayedSubmission(VariantJob(self.cfg))
+
+
+def submit(cfg: RunConfig, launcher: str, partition: str | None = None, nodes: int = 1, gpus: int = 1,
+           timeout_min: int = 4320) -> int:
+    rm = load(cfg.roadmap)
+    recipe = load_recipe(cfg.recipe, cfg.overrides)
+    out = Path(cfg.out) if cfg.out else default_out(rm, recipe, load_data(cfg.data).name)
+    todo = variants(rm, cfg)
+    executor = submitit.AutoExecutor(folder=out / "jobs" / "%j", cluster="local" if launcher == "local" else None)
+    if launcher == "slurm" and executor.cluster != "slurm":
+        raise RoadmapError("--launcher slurm: no Slurm here (sbatch not found); use --launcher local to test")
+    params = dict(timeout_min=timeout_min, nodes=nodes, tasks_per_node=gpus, name=f"roadmap-{rm.name}")
+    if launcher == "slurm":
+        params.update(gpus_per_node=gpus, slurm_partition=partition, slurm_signal_delay_s=120)
+    executor.update_parameters(**{k: v for k, v in params.items() if v is not None})
+    jobs = []
+    with executor.batch():
+        for _, step, seed in todo:
+            job_cfg = replace(cfg, out=str(out), upto=None, only=[step.id], first_seed=seed, seeds=1,
+                              quiet=True)
+            jobs.append(executor.submit(VariantJob(job_cfg)))
+    for (_, step, seed), job in zip(todo, jobs):
+        print(f"{step.id} seed {seed}: job {job.job_id}")
+    if launcher == "local":
+        codes = [job.result() for job in jobs]
+        return max(codes) if codes else 0
+    print(f"submitted {len(jobs)} job(s); results gather in {out}/results.csv (logs in {out}/jobs/)")
+    return 0

@@ -1,0 +1,154 @@
+"""The runner: train every variant of a roadmap up to a step, seeds included, into one tidy table.
+
+A (spec, recipe, data, seed) that already has a finished row is skipped; a killed run resumes
+from each variant's last epoch checkpoint; rows are written atomically under a lock, and a
+second interactive run on the same folder is refused while the first holds it.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import timm
+import torch
+
+from roadmap.arch.complexity import complexity
+from roadmap.arch.network import build
+from roadmap.arch.scale import scale_spec
+from roadmap.arch.steps import Roadmap, Step, load
+from roadmap.errors import RoadmapError
+from roadmap.runs.lock import file_lock
+from roadmap.runs.progress import Progress
+from roadmap.runs.table import Table, write_run
+from roadmap.train import distributed
+from roadmap.train.data import load_data
+from roadmap.train.loop import TrainingFailed, train
+from roadmap.train.recipe import drop_path_rate, load_recipe, recipe_hash
+
+
+@dataclass
+class RunConfig:
+    roadmap: str = "convnext-t"
+    upto: str | None = None          # None: the whole roadmap
+    only: list[str] = field(default_factory=list)  # train just these step ids
+    recipe: str = "smoke"
+    overrides: list[str] = field(default_factory=list)
+    data: str = "embedded"
+    seeds: int = 1
+    first_seed: int = 0              # seeds are first_seed .. first_seed + seeds - 1
+    out: str | None = None
+    force: bool = False
+    quiet: bool = False
+
+
+def default_out(rm: Roadmap, recipe: dict, data_name: str) -> Path:
+    return Path("results") / f"{rm.name}-{data_name}-{recipe['name']}"
+
+
+def git_commit() -> str:
+    try:
+        here = Path(__file__).resolve().parent
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        return sha or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _row(rm: Roadmap, step: Step, order: int, seed: int, spec, recipe: dict, data, res: int) -> dict:
+    c = complexity(spec, num_classes=data.num_classes, res=res)
+    return {
+        "roadmap": rm.name, "regime": rm.regime, "step": step.id, "label": step.label, "group": step.group or "",
+        "adopted": step.adopted, "order": order, "seed": seed, "params": c["params"], "gflops": c["gflops"],
+        "res": res, "spec_hash": spec.hash, "recipe_hash": recipe_hash(recipe),
+        "data_fingerprint": data.fingerprint, "recipe": recipe["name"], "data": data.name,
+        "width_mult": recipe["scale_width"], "depth_mult": recipe["scale_depth"],
+        "paper_top1": step.paper.get("top1"), "paper_std": step.paper.get("std"),
+        "paper_gflops": step.paper.get("gflops"), "torch": torch.__version__, "timm": timm.__version__,
+        "git_commit": git_commit(),
+    }
+
+
+def variants(rm: Roadmap, cfg: RunConfig) -> list[tuple[int, Step, int]]:
+    steps = rm.upto(cfg.upto) if cfg.upto else rm.steps
+    if cfg.only:
+        wanted = {rm.step(s).id for s in cfg.only}
+        steps = [s for s in steps if s.id in wanted]
+    order = {s.id: i for i, s in enumerate(rm.steps)}
+    return [(order[s.id], s, seed) for s in steps
+            for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds)]
+
+
+def run(cfg: RunConfig, hold_folder: bool = True) -> int:
+    """Train what is not yet in the table; 0 if every variant finished, 1 if any failed."""
+    if cfg.seeds < 1:
+        raise RoadmapError("--seeds must be at least 1")
+    rm = load(cfg.roadmap)
+    recipe = load_recipe(cfg.recipe, cfg.overrides)
+    todo = variants(rm, cfg)
+    data = load_data(cfg.data)
+    out = Path(cfg.out) if cfg.out else default_out(rm, recipe, data.name)
+    ctx = distributed.context()
+    res = recipe["res"] or data.image_size
+    table = Table(out)
+    folder_lock = file_lock(out / ".run.lock", False,
+                            f"results folder {out} is in use by another roadmap run ({{holder}}); wait for it "
+                            "to finish or choose another --out") if (hold_folder and ctx.main) else nullcontext()
+    failed = 0
+    with folder_lock:
+        if ctx.main:
+            table.read()  # refuse a folder that holds something else before training anything
+            write_run(out, {
+                "roadmap": rm.name, "roadmap_file": cfg.roadmap, "title": rm.title, "regime": rm.regime,
+                "recipe": recipe, "data": cfg.data, "data_name": data.name, "num_classes": data.num_classes,
+                "res": res, "seeds": cfg.seeds, "upto": cfg.upto, "command": "roadmap " + " ".join(sys.argv[1:]),
+                "device": torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else "cpu",
+                "world_size": ctx.world,
+            })
+        progress = Progress(len(todo), quiet=cfg.quiet or not ctx.main)
+        for order, step, seed in todo:
+            spec = scale_spec(step.spec, recipe["scale_width"], recipe["scale_depth"], recipe["stem_stride"])
+            row = _row(rm, step, order, seed, spec, recipe, data, res)
+            name = f"{step.id} seed {seed}"
+            progress.start(name)
+            ckpt = out / "checkpoints" / f"{step.id}-seed{seed}-{spec.hash}-{row['recipe_hash']}.pt"
+            skip = distributed.broadcast_object(ctx.main and not cfg.force and table.finished(row))
+            if skip:
+                progress.finish(f"{name}: already in {table.path} (cached; --force retrains)", trained=False)
+                continue
+            if cfg.force and ctx.main and ckpt.exists():
+                ckpt.unlink()
+            distributed.barrier()
+            lock = file_lock(out / "locks" / f"{step.id}-seed{seed}.lock", False,
+                             f"{step.id} seed {seed} is being trained by {{holder}}") if ctx.main else nullcontext()
+            with lock:
+                try:
+                    r = train(lambda: build(spec, data.num_classes, drop_path_rate(recipe, rm.regime), img_size=res),
+                              data, recipe, seed, ckpt, progress)
+                    row.update(status="ok", error="", top1=r.top1, top5=r.top5, epochs=r.epochs,
+                               images_seen=r.images_seen, train_time_s=round(r.train_time_s, 2),
+                               train_img_s=round(r.train_img_s, 1), eval_img_s=round(r.eval_img_s, 1),
+                               peak_mem_mb=round(r.peak_mem_mb, 1), device=r.device)
+                    history = r.history
+                    text = f"{name}: top-1 {r.top1:.2f}%  ({r.train_time_s:.0f} s, {r.train_img_s:.0f} img/s)"
+                except TrainingFailed as e:
+                    failed += 1
+                    row.update(status="failed", error=str(e), epochs=recipe["epochs"])
+                    history = []
+                    text = f"{name}: FAILED, {e}"
+                row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                if ctx.main:
+                    table.put(row, history)
+            progress.finish(text)
+    if failed:
+        print(f"roadmap: {failed} variant(s) failed; see the status and error columns of {table.path}",
+              file=sys.stderr)
+        return 1
+    if ctx.main and not cfg.quiet:
+        print(f"results: {table.path}")
+    return 0
+

@@ -1,0 +1,121 @@
+"""The results folder of a run, and the one owner of its files: reading, writing and locking.
+
+results/NAME/
+  results.csv   one row per (step, seed): COLUMNS below
+  epochs.csv    one row per (step, seed, epoch): EPOCH_COLUMNS
+  run.json      what was run: roadmap, recipe, data, scale, seeds, device, command
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from roadmap.errors import RoadmapError
+from roadmap.runs.lock import file_lock
+
+COLUMNS = [
+    "roadmap", "regime", "step", "label", "group", "adopted", "order", "seed", "status", "error",
+    "top1", "top5", "params", "gflops", "res", "epochs", "images_seen",
+    "train_time_s", "train_img_s", "eval_img_s", "peak_mem_mb", "device", "torch", "timm", "git_commit",
+    "spec_hash", "recipe_hash", "data_fingerprint", "recipe", "data", "width_mult", "depth_mult",
+    "paper_top1", "paper_std", "paper_gflops", "finished_at",
+]
+EPOCH_COLUMNS = ["step", "seed", "epoch", "train_loss", "val_loss", "top1", "top5", "lr", "img_s", "time_s"]
+# a (spec, recipe, data, resolution) with a finished row for its (roadmap, step, seed) is not trained again
+CACHE_KEY = ("spec_hash", "recipe_hash", "data_fingerprint", "res")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a crash never leaves a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise RoadmapError(f"{path} is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise RoadmapError(f"{path} is not a results table ({str(e).strip().splitlines()[0]})") from None
+    if not {"step", "seed", "status", "spec_hash"} <= set(df.columns):
+        raise RoadmapError(f"{path} is not a roadmap results table (it lacks step, seed, status and spec_hash)")
+    return df
+
+
+def read_results(folder: str | Path) -> pd.DataFrame:
+    """The results table of a run folder, for figures and reports; one clear sentence if there is none."""
+    folder = Path(folder)
+    path = folder / "results.csv"
+    if not folder.is_dir():
+        raise RoadmapError(f"results folder {folder} does not exist")
+    if not path.is_file():
+        raise RoadmapError(f"results folder {folder} has no results.csv (has `roadmap run --out {folder}` finished a step?)")
+    df = _read_csv(path)
+    if df.empty:
+        raise RoadmapError(f"{path} has no rows yet")
+    return df
+
+
+def read_run(folder: str | Path) -> dict:
+    path = Path(folder) / "run.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_run(folder: Path, run: dict) -> None:
+    atomic_write_text(folder / "run.json", json.dumps(run, indent=1, default=str))
+
+
+def write_table(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
+    atomic_write_text(path, df.reindex(columns=columns).to_csv(index=False))
+
+
+class Table:
+    """results.csv and epochs.csv of one folder, as the runner uses them; every change is a locked
+    read-modify-write, so jobs sharing the folder (Slurm) never lose each other's rows."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.path, self.epochs_path, self.lock = out / "results.csv", out / "epochs.csv", out / ".table.lock"
+
+    def read(self) -> pd.DataFrame:
+        """The rows so far (none yet: an empty table); a file that is not ours is refused."""
+        if not self.path.is_file():
+            return pd.DataFrame(columns=COLUMNS)
+        try:
+            return _read_csv(self.path)
+        except RoadmapError as e:
+            raise RoadmapError(f"{e}; move it away or choose another --out") from None
+
+    def finished(self, row_key: dict) -> bool:
+        df = self.read()
+        if df.empty:
+            return False
+        hit = df[(df["roadmap"] == row_key["roadmap"]) & (df["step"] == row_key["step"])
+                 & (df["seed"] == row_key["seed"]) & (df["status"] == "ok")]
+        return any(all(str(r[k]) == str(row_key[k]) for k in CACHE_KEY) for _, r in hit.iterrows())
+
+    def put(self, row: dict, history: list[dict]) -> None:
+        with file_lock(self.lock, True, ""):
+            # a new result for (roadmap, step, seed) replaces the old row and its epochs
+            df = self.read()
+            df = df[~((df["roadmap"] == row["roadmap"]) & (df["step"] == row["step"]) & (df["seed"] == row["seed"]))]
+            df = _concat(df, pd.DataFrame([row]))
+            write_table(df.sort_values(["order", "seed"], kind="stable"), self.path, COLUMNS)
+            ep = pd.read_csv(self.epochs_path) if self.epochs_path.is_file() else pd.DataFrame(columns=EPOCH_COLUMNS)
+            ep = ep[~((ep["step"] == row["step"]) & (ep["seed"] == row["seed"]))]
+            new = pd.DataFrame([{**h, "step": row["step"], "seed": row["seed"]} for h in history])
+            write_table(_concat(ep, new), self.epochs_path, EPOCH_COLUMNS)
+
+
+def _concat(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Concatenate, skipping empty frames (pandas warns on them); empty if all are."""
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -1,0 +1,58 @@
+"""load_data(source): picks the data source from what the path holds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from roadmap.train.data.arrays import ArrayDataset
+from roadmap.train.data.cifar import find_cifar, load_cifar
+from roadmap.train.data.embedded import make_embedded
+from roadmap.train.data.fingerprint import arrays_fingerprint
+from roadmap.train.data.folders import load_folder_tree, looks_like_folder_tree
+from roadmap.train.data.npz import load_npz_folder, looks_like_npz_folder
+from roadmap.train.data.splits import DataSplits
+from roadmap.errors import RoadmapError
+
+EMBEDDED = "embedded"
+
+
+def load_data(source: str | os.PathLike) -> DataSplits:
+    """Load train/val splits from `source`.
+
+    `source` is "embedded" (the generated default set; "embedded:N" with N training images
+    per class, for quick tries and tests; a folder of that name can still be
+    given as ./embedded) or a folder holding one of: an ImageFolder tree (train/, val/),
+    CIFAR-10/100 python pickles (or their cifar-*-python parent), train.npz + val.npz|test.npz.
+    Raises RoadmapError when the source is missing or none of these.
+    """
+    if str(source) == EMBEDDED:
+        return load_embedded()
+    if str(source).startswith(EMBEDDED + ":"):  # embedded:N -> N training images per class
+        n = str(source).split(":", 1)[1]
+        if not n.isdigit() or int(n) < 1:
+            raise RoadmapError(f"data source {source}: use embedded:N with N training images per class, e.g. embedded:100")
+        return load_embedded(int(n))
+    root = Path(source).expanduser()
+    if not root.exists():
+        raise RoadmapError(f"data source {root}: no such file or directory")
+    if not root.is_dir():
+        raise RoadmapError(f"data source {root} is a file, not a folder: pass the folder that "
+                           f"holds the data (or 'embedded')")
+    if looks_like_folder_tree(root):
+        return load_folder_tree(root)
+    cifar = find_cifar(root)
+    if cifar is not None:
+        return load_cifar(*cifar)
+    if looks_like_npz_folder(root):
+        return load_npz_folder(root)
+    raise RoadmapError(f"data source {root} is not an ImageFolder tree (train/, val/), "
+                       f"a CIFAR python folder or a folder of .npz files (train.npz, val.npz)")
+
+
+def load_embedded(n_train_per_class: int = 500) -> DataSplits:
+    x_train, y_train, x_val, y_val, classes = make_embedded(n_train_per_class)
+    return DataSplits(
+        train=ArrayDataset(x_train, y_train, classes), val=ArrayDataset(x_val, y_val, classes),
+        num_classes=len(classes), classes=classes, image_size=x_train.shape[1], name=EMBEDDED,
+        fingerprint=arrays_fingerprint(x_train, y_train, x_val, y_val, classes), in_memory=True)
