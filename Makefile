@@ -30,7 +30,7 @@ steps: $(STAMP)
 	$(PY) -m roadmap steps --roadmap convnext-b
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from roadmap.cli import main
 from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import paper_rows, result_rows
 from roadmap.present.figure import draw_paper, draw_results, fig2
@@ -184,13 +183,13 @@ def test_missing_or_empty_results_folder(tmp_path):
         draw_results(tmp_path / "empty", tmp_path / "x.png")
 
 
-def test_cli_plot_of_a_missing_folder_is_one_line_exit_2(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "roadmap", "plot", "--results", str(tmp_path / "nowhere")],
-                       cwd=REPO, capture_output=True, text=True)
-    assert p.returncode == 2
-    assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
-    assert p.stderr.startswith("roadmap: error: results folder") and "does not exist" in p.stderr
-    assert not (REPO / "plots" / "nowhere.png").exists()
+def test_cli_plot_of_a_missing_folder_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "--results", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("roadmap: error: results folder") and "does not exist" in err
+    assert not (tmp_path / "plots").exists()
 
 
 def test_own_roadmap_is_found_through_run_json(tmp_path):

@@ -2,8 +2,6 @@
 ConvNeXt) in the same spec language: against timm and the published tables, the DeiT-S ->
 isotropic ConvNeXt-S roadmap, and steps of one family applied to another."""
 import functools
-import subprocess
-import sys
 import textwrap
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -13,6 +11,7 @@ import torch
 
 import roadmap
 from roadmap.arch.bases import base
+from roadmap.cli import main
 from roadmap.cli.steps import steps_table
 from roadmap.arch.complexity import complexity
 from roadmap.errors import RoadmapError
@@ -158,13 +157,12 @@ def test_the_roadmap_ends_at_isotropic_convnext_s_and_starts_at_deit_s():
     assert RM.step("step3.convnext").parent == "step3.dwconv"
 
 
-def test_cli_steps_prints_every_isotropic_row():
-    r = subprocess.run([sys.executable, "-m", "roadmap", "steps", "--roadmap", "isotropic"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+def test_cli_steps_prints_every_isotropic_row(capsys):
+    assert main(["steps", "--roadmap", "isotropic"]) == 0
+    out = capsys.readouterr().out
     for sid in _step_ids(RM):
-        assert sid in r.stdout
-    assert "22.05" in r.stdout and "4.60" in r.stdout and "22.31" in r.stdout and "4.29" in r.stdout
+        assert sid in out
+    assert "22.05" in out and "4.60" in out and "22.31" in out and "4.29" in out
 
 
 @pytest.mark.parametrize("step", RM.steps, ids=_step_ids(RM))

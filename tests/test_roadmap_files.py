@@ -1,11 +1,10 @@
 """Roadmap YAML files: shipped ones, your own, and every way a file can be wrong."""
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 import roadmap
+from roadmap.cli import main
 from roadmap.errors import RoadmapError
 
 
@@ -61,33 +60,29 @@ def test_unknown_step_and_unknown_roadmap():
         roadmap.load("convnext-x")
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "roadmap", *args], capture_output=True, text=True)
-
-
-def test_cli_steps_lists_every_row(repo):
-    r = _cli("steps")
-    assert r.returncode == 0, r.stderr
+def test_cli_steps_lists_every_row(repo, capsys):
+    assert main(["steps"]) == 0
+    out = capsys.readouterr().out
     for sid in roadmap.load("convnext-t").ids:
-        assert sid in r.stdout
-    r = _cli("steps", "--roadmap", str(repo / "examples" / "kernel9-width128.yaml"), "--json")
-    assert r.returncode == 0 and '"id": "k9"' in r.stdout
+        assert sid in out
+    assert main(["steps", "--roadmap", str(repo / "examples" / "kernel9-width128.yaml"), "--json"]) == 0
+    assert '"id": "k9"' in capsys.readouterr().out
 
 
-def test_cli_show_prints_spec_and_diff():
-    r = _cli("show", "step5.k9")
-    assert r.returncode == 0, r.stderr
-    assert "(not adopted)" in r.stdout and "changes from step5.k7" in r.stdout
-    assert "-  - {kind: dwconv, kernel: 7, stride: true}" in r.stdout
-    assert "+  - {kind: dwconv, kernel: 9, stride: true}" in r.stdout
+def test_cli_show_prints_spec_and_diff(capsys):
+    assert main(["show", "step5.k9"]) == 0
+    out = capsys.readouterr().out
+    assert "(not adopted)" in out and "changes from step5.k7" in out
+    assert "-  - {kind: dwconv, kernel: 7, stride: true}" in out
+    assert "+  - {kind: dwconv, kernel: 9, stride: true}" in out
 
 
 @pytest.mark.parametrize("args,message", [
     (["show", "step9"], "has no step 'step9'"),
     (["steps", "--roadmap", "nowhere.yaml"], "roadmap file nowhere.yaml does not exist"),
 ])
-def test_cli_errors_are_one_line_without_traceback(args, message):
-    r = _cli(*args)
-    assert r.returncode == 2
-    assert message in r.stderr and "Traceback" not in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+def test_cli_errors_are_one_line_without_traceback(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

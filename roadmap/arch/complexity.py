@@ -8,6 +8,8 @@ MLPs are sized by the number of patches).
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -15,8 +17,8 @@ from roadmap.arch.network import build
 from roadmap.arch.spec import Spec
 
 
-def complexity(spec: Spec, num_classes: int = 1000, res: int = 224) -> dict:
-    """{"params": int, "gflops": float} of `spec` built for `num_classes` at `res` x `res`."""
+@lru_cache(maxsize=512)  # specs are frozen and hash without their name: one count per architecture
+def _count(spec: Spec, num_classes: int, res: int) -> tuple[int, float]:
     with torch.device("meta"):
         model = build(spec, num_classes=num_classes, img_size=res).eval()  # eval: BN takes a batch of 1
         x = torch.empty(1, 3, res, res)
@@ -24,4 +26,10 @@ def complexity(spec: Spec, num_classes: int = 1000, res: int = 224) -> dict:
     with FlopCounterMode(display=False) as counter:
         model(x)
     # FlopCounterMode counts a multiply-add as 2 FLOPs; the paper counts it as one
-    return {"params": params, "gflops": counter.get_total_flops() / 2 / 1e9}
+    return params, counter.get_total_flops() / 2 / 1e9
+
+
+def complexity(spec: Spec, num_classes: int = 1000, res: int = 224) -> dict:
+    """{"params": int, "gflops": float} of `spec` built for `num_classes` at `res` x `res`."""
+    params, gflops = _count(spec, num_classes, res)
+    return {"params": params, "gflops": gflops}
