@@ -1,5 +1,4 @@
 """Specs are plain data; steps are pure, composable transforms; every step builds and trains."""
-import copy
 from dataclasses import replace
 
 import pytest
@@ -38,14 +37,42 @@ def test_hash_ignores_the_name_and_follows_the_architecture():
     assert len({st.spec.hash for st in T.steps}) == len(T.steps)  # 16 distinct networks
 
 
-def test_transforms_are_pure():
+# each transform and the only Spec fields it may change (everything else must come back equal)
+TOUCHES = [
+    ("stage_ratio", {"depths": [3, 3, 9, 3]}, {"depths"}),
+    ("patchify_stem", {}, {"stem"}),
+    ("depthwise", {}, {"block"}),
+    ("width", {"base": 96}, {"widths", "stem"}),
+    ("invert_bottleneck", {}, {"widths", "block"}),
+    ("move_up_spatial", {}, {"block"}),
+    ("kernel", {"size": 7}, {"block"}),
+    ("activation", {}, {"act"}),
+    ("fewer_activations", {}, {"block"}),
+    ("fewer_norms", {}, {"block"}),
+    ("norm", {}, {"norm"}),
+    ("separate_downsampling", {}, {"downsample", "block", "stem", "head_norm", "init"}),
+    ("layer_scale", {}, {"block"}),
+]
+
+
+@pytest.mark.parametrize("name,args,allowed", TOUCHES, ids=[t[0] for t in TOUCHES])
+def test_a_transform_changes_only_its_own_fields(name, args, allowed):
     s = base("resnet50")
-    before = copy.deepcopy(s.to_dict())
-    for name, args in [("stage_ratio", {"depths": [3, 3, 9, 3]}), ("patchify_stem", {}), ("depthwise", {}),
-                       ("width", {"base": 96}), ("invert_bottleneck", {}), ("activation", {}), ("norm", {}),
-                       ("separate_downsampling", {}), ("layer_scale", {})]:
+    if name == "move_up_spatial":
+        s = TRANSFORMS["depthwise"](s)
+    out = TRANSFORMS[name](s, **args)
+    before, after = s.to_dict(), out.to_dict()
+    changed = {k for k in after if after[k] != before.get(k)} - {"name"}
+    assert changed and changed <= allowed, f"{name} changed {sorted(changed)}"
+
+
+def test_block_transforms_keep_the_blocks_other_fields():
+    s = T.spec("step5.k7")
+    for name, args in [("kernel", {"size": 9}), ("fewer_activations", {}), ("fewer_norms", {})]:
         out = TRANSFORMS[name](s, **args)
-        assert s.to_dict() == before and out != s
+        assert out.block.mid_ratio == s.block.mid_ratio and out.block.layer_scale == s.block.layer_scale
+        assert (out.widths, out.depths, out.stem, out.norm, out.act) == (s.widths, s.depths, s.stem, s.norm, s.act)
+    assert TRANSFORMS["kernel"](s, size=9).block.act_after_add == s.block.act_after_add
 
 
 def test_transforms_compose_in_another_order_where_they_commute():
