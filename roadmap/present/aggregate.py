@@ -1,8 +1,10 @@
 """Results tables -> one row per roadmap step: what a figure or report shows, with no drawing.
 
 `paper_rows` and `result_rows` compute one row per (roadmap, step), in roadmap order, with the
-top-1, its seed spread, the change from the previous *adopted* step and the paper's value. The
-figure (`roadmap.present.figure`) and the report (`roadmap.present.report`) only lay them out.
+top-1, its seed spread and 95% interval, the change from the previous *adopted* step with its
+interval and verdict (`roadmap.present.stats`: paired by seed for our runs, Welch on the paper's
+mean ± std), and the paper's value. The figure (`roadmap.present.figure`) and the report
+(`roadmap.present.report`) only lay them out.
 """
 from __future__ import annotations
 
@@ -15,11 +17,15 @@ import pandas as pd
 
 from roadmap.arch.steps import Roadmap, load
 from roadmap.errors import RoadmapError
+from roadmap.present.stats import mean_interval, paired_delta, summary_interval, welch
 
 ROW_COLUMNS = [
     "roadmap", "regime", "step", "label", "group", "adopted", "parent", "value", "err", "n", "n_failed",
     "gflops", "params", "train_img_s", "paper_top1", "paper_gflops", "delta", "paper_delta",
     "missing", "status", "error",
+    # 95% intervals: of the mean over seeds, of the delta (paired t), of the paper's delta (Welch)
+    "ci_low", "ci_high", "delta_low", "delta_high", "p_improve", "resolved", "seeds_needed",
+    "paper_delta_low", "paper_delta_high", "paper_resolved",
 ]
 
 
@@ -29,14 +35,20 @@ def paper_rows(roadmaps: Iterable[Roadmap | str]) -> pd.DataFrame:
     for rm in map(as_roadmap, roadmaps):
         for st in rm.steps:
             p = st.paper
-            std = num(p.get("std"))
-            # Table 10 gives 3-seed means with a std; Table 11 gives single runs.
-            n = 3 if not math.isnan(std) else 1
+            std, n = _paper_spread(st)
             top1 = num(p.get("top1"))
+            ci = summary_interval(top1, std, n)
             rows.append(_row(rm.name, rm.regime, st, value=top1, err=std if n > 1 else math.nan, n=n,
                              gflops=num(p.get("gflops")), paper_top1=top1, paper_gflops=num(p.get("gflops")),
-                             status="ok" if not math.isnan(top1) else "missing"))
-    return _with_deltas(pd.DataFrame(rows, columns=ROW_COLUMNS))
+                             status="ok" if not math.isnan(top1) else "missing",
+                             ci=(ci.low, ci.high)))
+    return _with_deltas(rows)
+
+
+def _paper_spread(st) -> tuple[float, int]:
+    """(std, seeds) of a step's published top-1: Table 10 gives 3-seed means ± std, Table 11 single runs."""
+    std = num(st.paper.get("std"))
+    return std, (3 if not math.isnan(std) else 1)
 
 
 def result_rows(results: pd.DataFrame, roadmaps: Sequence[Roadmap] | None = None) -> pd.DataFrame:
@@ -60,7 +72,7 @@ def result_rows(results: pd.DataFrame, roadmaps: Sequence[Roadmap] | None = None
     for key, table in df.groupby("roadmap", sort=False):
         rm = (_match(key, given) if given is not None else None) or _try_load(key)
         rows += _rows_from_roadmap(rm, table) if rm is not None else _rows_from_table(key, table)
-    return _with_deltas(pd.DataFrame(rows, columns=ROW_COLUMNS))
+    return _with_deltas(rows)
 
 
 def _rows_from_roadmap(rm: Roadmap, table: pd.DataFrame) -> list[dict]:
@@ -109,10 +121,12 @@ def _table_step(g: pd.DataFrame, parent: str | None) -> _TableStep:
 def _aggregate(name: str, regime: str, st, g: pd.DataFrame | None) -> dict:
     if g is None or g.empty:
         return _row(name, regime, st, value=math.nan, err=math.nan, n=0, missing=True, status="missing",
-                    paper_top1=num(st.paper.get("top1")), paper_gflops=num(st.paper.get("gflops")))
+                    paper_top1=num(st.paper.get("top1")), paper_gflops=num(st.paper.get("gflops")), seeds={})
     top1 = pd.to_numeric(g["top1"], errors="coerce") if "top1" in g else pd.Series(math.nan, index=g.index)
     ok = (g["status"] == "ok") & top1.notna()
     n = int(ok.sum())
+    iv = mean_interval(top1[ok])
+    seeds = dict(zip(pd.to_numeric(g.loc[ok, "seed"], errors="coerce"), top1[ok])) if "seed" in g else {}
     failed = g[~ok]
     reason = next((str(e) for e in failed.get("error", pd.Series(dtype=object)) if isinstance(e, str) and e), "")
     return _row(
@@ -122,29 +136,45 @@ def _aggregate(name: str, regime: str, st, g: pd.DataFrame | None) -> dict:
         paper_top1=num(st.paper.get("top1", _first(g["paper_top1"]) if "paper_top1" in g else None)),
         paper_gflops=num(st.paper.get("gflops", _first(g["paper_gflops"]) if "paper_gflops" in g else None)),
         status="ok" if n else (_first(failed["status"]) or "failed"), error=reason if not n else "",
-        regime_=_first(g["regime"]),
+        regime_=_first(g["regime"]), ci=(iv.low, iv.high), seeds=seeds,
     )
 
 
 def _row(name, regime, st, *, value, err, n, gflops=math.nan, params=math.nan, train_img_s=math.nan,
          paper_top1=math.nan, paper_gflops=math.nan, n_failed=0, missing=False, status="ok", error="",
-         regime_=None) -> dict:
+         regime_=None, ci=(math.nan, math.nan), seeds=None) -> dict:
+    std, n_paper = _paper_spread(st)
     return {
         "roadmap": name, "regime": regime_ or regime, "step": st.id, "label": st.label, "group": st.group or "",
         "adopted": bool(st.adopted), "parent": st.parent, "value": value, "err": err, "n": n,
         "n_failed": n_failed, "gflops": gflops, "params": params, "train_img_s": train_img_s,
         "paper_top1": paper_top1, "paper_gflops": paper_gflops, "delta": math.nan, "paper_delta": math.nan,
-        "missing": missing, "status": status, "error": error,
+        "missing": missing, "status": status, "error": error, "ci_low": ci[0], "ci_high": ci[1],
+        "delta_low": math.nan, "delta_high": math.nan, "p_improve": math.nan, "resolved": False,
+        "seeds_needed": pd.NA, "paper_delta_low": math.nan, "paper_delta_high": math.nan, "paper_resolved": False,
+        # not columns: what the deltas are computed from
+        "_seeds": seeds, "_paper_std": std, "_paper_n": n_paper,
     }
 
 
-def _with_deltas(df: pd.DataFrame) -> pd.DataFrame:
-    """Change from the previous adopted step (the step's parent): kernel 9 and GELU both compare with kernel 7."""
-    for col, src in (("delta", "value"), ("paper_delta", "paper_top1")):
-        values = {(r.roadmap, r.step): getattr(r, src) for r in df.itertuples()}
-        df[col] = [getattr(r, src) - values.get((r.roadmap, r.parent), math.nan)
-                   if isinstance(r.parent, str) else math.nan for r in df.itertuples()]
-    return df
+def _with_deltas(rows: list[dict]) -> pd.DataFrame:
+    """Each step against its parent, the previous adopted step (kernel 9 and GELU both compare with
+    kernel 7): our runs paired by seed, the paper's numbers by Welch on Table 10's mean ± std."""
+    by_key = {(r["roadmap"], r["step"]): r for r in rows}
+    for r in rows:
+        p = by_key.get((r["roadmap"], r["parent"])) if isinstance(r["parent"], str) else None
+        if p is None:
+            continue
+        w = welch(r["paper_top1"], r["_paper_std"], r["_paper_n"], p["paper_top1"], p["_paper_std"], p["_paper_n"])
+        r.update(paper_delta=w.delta, paper_delta_low=w.low, paper_delta_high=w.high, paper_resolved=w.resolved)
+        if r["_seeds"] is None:  # the paper's own rows: their delta is the paper's
+            r.update(delta=w.delta, delta_low=w.low, delta_high=w.high, p_improve=w.p_improve, resolved=w.resolved)
+        else:
+            d = paired_delta(r["_seeds"], p["_seeds"] or {})
+            r.update(delta=d.delta, delta_low=d.low, delta_high=d.high, p_improve=d.p_improve, resolved=d.resolved,
+                     seeds_needed=pd.NA if d.seeds_needed is None else d.seeds_needed)
+    df = pd.DataFrame(rows, columns=ROW_COLUMNS)
+    return df.astype({"seeds_needed": "Int64", "resolved": bool, "paper_resolved": bool})
 
 
 def roadmaps_of(results: pd.DataFrame, run: dict | None = None) -> list[Roadmap]:
