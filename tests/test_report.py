@@ -28,26 +28,67 @@ def folder(tmp_path):
 def test_table_has_every_step_with_the_paper_beside_it(folder):
     t = report_table(folder).set_index("step")
     assert len(t) == 16 and t.loc["step7", "status"] == "missing"
-    assert t.loc["step0", "top1"] == 40.5 and t.loc["step0", "n"] == 2
-    assert t.loc["step5.k7", "paper_change"] == pytest.approx(80.57 - 79.92)
+    assert t.loc["step0", "top1_mean"] == 40.5 and t.loc["step0", "n"] == 2
+    assert t.loc["step5.k7", "paper_delta"] == pytest.approx(80.57 - 79.92) and t.loc["step5.k7", "paper_resolved"]
     assert t.loc["step5.k9", "status"] == "failed"
 
 
 def test_markdown_is_a_table_with_mean_std_n(folder):
     md = to_markdown(report_table(folder)).splitlines()
-    assert md[0].startswith("| step | label | top-1 mean ± std (n) | change vs prev. adopted | paper top-1")
+    assert md[0].startswith("| step | label | top-1 mean [95% CI] (n) | Δ vs parent [95% CI] | verdict |")
     assert len(md) == 2 + 16 and all(line.startswith("|") and line.endswith("|") for line in md)
-    assert "| step0 | ResNet-50 | 40.50 ± 0.71 (2) |  | 78.82 |" in md[2]
+    assert "| step0 | ResNet-50 | 40.50 [34.15, 46.85] (2) |  |  |  | 78.82 |" in md[2]
     assert "kernel 9 (not adopted) | failed: loss is NaN \\| at epoch 2 |" in md[11]
     assert "| not run |" in md[-1] and md[-1].count("|") == md[0].count("|")
 
 
 def test_csv_round_trips_the_numbers(folder):
     back = pd.read_csv(io.StringIO(to_csv(report_table(folder))))
-    assert back.loc[0, "top1"] == 40.5 and back.loc[0, "params_m"] == 2.5
+    assert back.loc[0, "top1_mean"] == 40.5 and back.loc[0, "params_m"] == 2.5
 
 
 def test_cli_report_prints_markdown(folder, capsys):
     assert main(["report", str(folder)]) == 0
     assert capsys.readouterr().out.startswith("| step | label |")
     assert main(["report", str(folder / "nowhere")]) == 2
+
+
+def _seeded(tmp_path, step1_minus_step0):
+    """step0 at 40, 42, 44 over seeds 0..2; step1 = step0 + the given per-seed deltas."""
+    base = {0: 40.0, 1: 42.0, 2: 44.0}
+    rows = [{"step": "step0", "seed": k, "top1": v} for k, v in base.items()]
+    rows += [{"step": "step1", "seed": k, "top1": base[k] + d} for k, d in enumerate(step1_minus_step0)]
+    df = pd.DataFrame([dict.fromkeys(COLUMNS) | {"roadmap": "convnext-t", "status": "ok"} | r for r in rows],
+                      columns=COLUMNS)
+    df.to_csv(tmp_path / "results.csv", index=False)
+    return report_table(tmp_path).set_index("step")
+
+
+def test_a_clear_step_is_resolved_and_the_paired_delta_is_the_hand_computation(tmp_path):
+    t = _seeded(tmp_path, [4.9, 5.0, 5.1])
+    # per-seed differences 4.9, 5.0, 5.1: mean 5, sd 0.1, half-width t(0.975, 2) * 0.1 / sqrt(3)
+    half = 4.302652729749463 * 0.1 / 3 ** 0.5
+    assert t.loc["step1", "delta"] == pytest.approx(5.0)
+    assert (t.loc["step1", "delta_ci_low"], t.loc["step1", "delta_ci_high"]) == pytest.approx((5 - half, 5 + half))
+    assert t.loc["step1", "resolved"] and t.loc["step1", "p_improve"] > 0.99 and t.loc["step1", "parent"] == "step0"
+    # unpaired, the seed spread (40..44) would swamp it: the interval of the mean is wide
+    assert t.loc["step1", "top1_ci_high"] - t.loc["step1", "top1_ci_low"] > 8
+    assert "better" in to_markdown(report_table(tmp_path)).splitlines()[3]
+
+
+def test_a_step_whose_seeds_straddle_zero_is_not_resolved(tmp_path):
+    t = _seeded(tmp_path, [0.6, -0.3, 0.4])  # mean +0.23, sd 0.47: about 35 seeds to resolve
+    assert not t.loc["step1", "resolved"] and t.loc["step1", "delta_ci_low"] < 0 < t.loc["step1", "delta_ci_high"]
+    assert t.loc["step1", "seeds_needed"] > 3
+    assert "≈ within noise" in to_markdown(report_table(tmp_path)).splitlines()[3]
+
+
+def test_one_seed_gives_empty_intervals_without_errors(tmp_path):
+    rows = [{"step": "step0", "seed": 0, "top1": 40.0}, {"step": "step1", "seed": 0, "top1": 41.0}]
+    pd.DataFrame([dict.fromkeys(COLUMNS) | {"roadmap": "convnext-t", "status": "ok"} | r for r in rows],
+                 columns=COLUMNS).to_csv(tmp_path / "results.csv", index=False)
+    t = report_table(tmp_path).set_index("step")
+    assert t.loc["step1", "delta"] == 1.0 and not t.loc["step1", "resolved"]
+    for col in ("top1_ci_low", "top1_ci_high", "delta_ci_low", "delta_ci_high", "p_improve", "seeds_needed"):
+        assert pd.isna(t.loc["step1", col]), col
+    assert "| +1.00 | ≈ (one seed: no interval) |" in to_markdown(report_table(tmp_path))

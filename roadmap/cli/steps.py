@@ -24,13 +24,20 @@ def steps_table(rm, res: int = 224, num_classes: int = 1000):
 
     from roadmap.arch.complexity import complexity
 
+    from roadmap.present.aggregate import paper_rows
+
+    # the paper's gain over the parent step, and whether Table 10's 3-seed mean ± std resolves it (Welch)
+    gains = paper_rows([rm]).set_index("step")
     rows = []
     for st in rm.steps:
         c = complexity(st.spec, num_classes=num_classes, res=res)
+        g = gains.loc[st.id]
         rows.append({
             "id": st.id, "group": st.group or "", "label": st.label, "adopted": st.adopted,
             "params_m": round(c["params"] / 1e6, 2), "gflops": round(c["gflops"], 2),
             "paper_top1": st.paper.get("top1"), "paper_gflops": st.paper.get("printed_gflops", st.paper.get("gflops")),
+            "paper_gain": round(g["delta"], 2) if pd.notna(g["delta"]) else None,
+            "resolved": bool(g["resolved"]) if pd.notna(g["delta_low"]) else None,
         })
     return pd.DataFrame(rows)
 
@@ -40,9 +47,16 @@ def print_steps(roadmap: str, as_json: bool, res: int, num_classes: int) -> int:
 
     rm = load(roadmap)
     df = steps_table(rm, res, num_classes)
-    if as_json:
-        print(json.dumps(df.to_dict(orient="records"), indent=1))
+    if as_json:  # valid JSON: a missing number is null, not NaN
+        records = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+                   for r in df.to_dict(orient="records")]
+        print(json.dumps(records, indent=1))
         return 0
     print(f"{rm.title}  ({rm.path.name}; params and GFLOPs at {res}x{res}, {num_classes} classes, computed)")
-    print(df.to_string(index=False, na_rep="-", formatters={"adopted": lambda v: "yes" if v else "no"}))
+    shown = df.assign(adopted=df["adopted"].map({True: "yes", False: "no"}),
+                      resolved=[("yes" if v else "≈ noise") if v is not None else "-" for v in df["resolved"]])
+    print(shown.to_string(index=False, na_rep="-"))
+    if df["resolved"].notna().any():
+        print("paper_gain: top-1 change from the parent step; resolved: whether the paper's 3-seed mean ± std "
+              "(Table 10) excludes no change (Welch, 95%)")
     return 0

@@ -56,7 +56,7 @@ def draw_paper(path: str | Path, roadmaps: Sequence[Roadmap | str] = PAPER_ROADM
     rms = [as_roadmap(r) for r in roadmaps]
     rows = paper_rows(rms)
     order, regimes = _row_order(rows), list(dict.fromkeys(rows["roadmap"]))
-    fig, ax, ax_right = _frame(rows, order, right_in=1.5, header=1.2)
+    fig, ax, ax_right = _frame(rows, order, right_in=2.5, header=1.2)
     vals = rows["value"].dropna().tolist() + [num(rm.reference.get("top1")) for rm in rms]
     vals = [v for v in vals if not math.isnan(v)]
     lo, hi = math.floor(min(vals)) - 1, max(vals) + 0.9  # room after the longest bar for its value
@@ -81,12 +81,17 @@ def draw_paper(path: str | Path, roadmaps: Sequence[Roadmap | str] = PAPER_ROADM
                 end = max([r.value] + [v for v in front if not math.isnan(v)])
                 ax.text(end + 0.06, y, fig2(r.value), ha="left", va="center", fontsize=9, color=DARK_GRAY, zorder=5,
                         bbox=dict(boxstyle="square,pad=0.1", facecolor="white", edgecolor="none"))
-            ax_right.text(0.3 + 0.42 * k, y, fig2(r.gflops) + "G", ha="center", va="center", fontsize=9,
+            if fg and not math.isnan(r.delta):  # Table 10's gain, resolved or not by Welch on 3-seed mean ± std
+                ax_right.text(0.19, y, f"{'' if r.resolved else '≈ '}{r.delta:+.2f}", ha="center", va="center",
+                              fontsize=9, color=_delta_color(r.delta, r.resolved, True))
+            ax_right.text(0.58 + 0.3 * k, y, fig2(r.gflops) + "G", ha="center", va="center", fontsize=9,
                           color=INK if fg else DARK_GRAY)
     for k, name in enumerate(regimes[:2]):
-        ax_right.text(0.3 + 0.42 * k, -0.85, rms[k].regime, ha="center", va="center", fontsize=8.5,
+        ax_right.text(0.58 + 0.3 * k, -0.85, rms[k].regime, ha="center", va="center", fontsize=8.5,
                       color=INK if k == 0 else DARK_GRAY)
-    ax_right.text(0.51, -1.3, "GFLOPs", ha="center", va="center", fontsize=9.5, fontweight="bold")
+    ax_right.text(0.73, -1.3, "GFLOPs", ha="center", va="center", fontsize=9.5, fontweight="bold")
+    ax_right.text(0.19, -1.05, f"Δ {rms[0].regime}\n(Welch, 95%)", ha="center", va="center", fontsize=9,
+                  fontweight="bold")
 
     # The Swin references: a dashed line per regime, labelled at the top like Figure 2's last row.
     for k, rm in enumerate(rms[:2]):
@@ -106,7 +111,8 @@ def draw_paper(path: str | Path, roadmaps: Sequence[Roadmap | str] = PAPER_ROADM
     if len(rms) > 1:
         handles.append(Patch(facecolor=GRAY, edgecolor="#A8A8A8", label=f"{_pretty(rms[1].title)} (Table 11)"))
     handles += [Patch(facecolor="white", edgecolor=DARK_GRAY, hatch="////", label="not adopted"),
-                Line2D([], [], color=INK, linestyle=(0, (4, 3)), label="Swin reference")]
+                Line2D([], [], color=INK, linestyle=(0, (4, 3)), label="Swin reference"),
+                Patch(facecolor="white", edgecolor="white", label="≈ grey Δ: not resolved by Welch's 95% interval")]
     _legend(fig, handles)
     title = " and ".join(_pretty(rm.title) for rm in rms)
     fig.suptitle("Modernizing a standard ConvNet (ResNet) toward a hierarchical vision Transformer (Swin)", fontsize=13,
@@ -129,11 +135,11 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
     two = len(regimes) > 1
     offsets = [-0.2, 0.2] if two else [0.0]
     height = 0.36 if two else 0.62
-    fig, ax, ax_right = _frame(rows, order, right_in=2.6, header=1.0, row_h=0.62 if two else 0.46,
+    fig, ax, ax_right = _frame(rows, order, right_in=3.4, header=1.0, row_h=0.62 if two else 0.46,
                                label_dy=(-0.2, 0.2))
     ok = rows[~rows["value"].isna()]
-    lo_v = (ok["value"] - ok["err"].fillna(0)).min() if len(ok) else 0.0
-    hi_v = (ok["value"] + ok["err"].fillna(0)).max() if len(ok) else 100.0
+    lo_v = ok["ci_low"].fillna(ok["value"]).min() if len(ok) else 0.0
+    hi_v = ok["ci_high"].fillna(ok["value"]).max() if len(ok) else 100.0
     span = max(hi_v - lo_v, 2.0)
     # Small proxies sit far below ImageNet: the range follows the data, with room for the value text.
     lo = max(0.0, lo_v - 0.3 * span)
@@ -161,9 +167,10 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
             ax.barh(y, r.value - lo, left=lo, height=height, color=color, zorder=3,
                     edgecolor="white" if fg else "#A8A8A8", linewidth=0.6, hatch=None if r.adopted else "////")
             end = r.value
-            if r.n > 1 and not math.isnan(r.err):
-                ax.errorbar(r.value, y, xerr=r.err, fmt="none", ecolor=INK, elinewidth=1.0, capsize=2.5, zorder=4)
-                end += r.err
+            if r.n > 1 and not math.isnan(r.ci_low):
+                ax.errorbar(r.value, y, xerr=[[r.value - r.ci_low], [r.ci_high - r.value]], fmt="none", ecolor=INK,
+                            elinewidth=1.0, capsize=2.5, zorder=4)
+                end = r.ci_high
             label = f"{r.value:.1f}" + (f" (n={r.n}" + (f", {r.n_failed} failed" if r.n_failed else "") + ")"
                                         if r.n != max_n or r.n_failed else "")
             ax.text(end + 0.01 * (hi - lo), y, label, ha="left", va="center", fontsize=8.5 if two else 9,
@@ -173,18 +180,19 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
             y = order.index(r.step) + dy
             size = 8 if two else 9
             if not math.isnan(r.delta):
-                ax_right.text(0.16, y, _signed(r.delta), ha="center", va="center", fontsize=size,
-                              color=_delta_color(r.delta, r.adopted, k == 0))
+                ax_right.text(0.2, y, _delta_text(r.delta, r.delta_low, r.delta_high, r.resolved), ha="center",
+                              va="center", fontsize=size, color=_delta_color(r.delta, r.resolved, k == 0))
             paper = fig2(r.paper_top1)
             if paper:
-                pd_ = f" ({_signed(r.paper_delta)})" if not math.isnan(r.paper_delta) else ""
-                ax_right.text(0.38, y, f"{paper}{pd_}", ha="left", va="center", fontsize=size,
+                pd_ = f" ({'' if r.paper_resolved else '≈'}{_signed(r.paper_delta)})" \
+                    if not math.isnan(r.paper_delta) else ""
+                ax_right.text(0.45, y, f"{paper}{pd_}", ha="left", va="center", fontsize=size,
                               color=DARK_GRAY)
             if not math.isnan(r.gflops):
-                ax_right.text(0.93, y, _flops(r.gflops), ha="right", va="center", fontsize=size,
+                ax_right.text(0.96, y, _flops(r.gflops), ha="right", va="center", fontsize=size,
                               color=DARK_GRAY)
-    for x, text, ha in ((0.16, "Δ prev.\nadopted", "center"), (0.38, "paper top-1\n(ImageNet)", "left"),
-                        (0.93, "FLOPs\n(run)", "right")):
+    for x, text, ha in ((0.2, "Δ prev. adopted\n[95% CI, paired]", "center"),
+                        (0.45, "paper top-1\n(ImageNet)", "left"), (0.96, "FLOPs\n(run)", "right")):
         ax_right.text(x, -0.95, text, ha=ha, va="center", fontsize=8.5, fontweight="bold")
     ax.set_xlabel(f"top-1 accuracy (%) on {facts['data']}", fontsize=10)
 
@@ -196,7 +204,8 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
     if not rows["adopted"].all():
         handles.append(Patch(facecolor="white", edgecolor=DARK_GRAY, hatch="////", label="not adopted"))
     if max_n > 1:
-        handles.append(Line2D([], [], color=INK, marker="|", markersize=8, label="±1 std over seeds"))
+        handles.append(Line2D([], [], color=INK, marker="|", markersize=8, label="95% CI over seeds (t)"))
+    handles.append(Patch(facecolor="white", edgecolor="white", label="≈ grey Δ: within seed noise"))
     if rows["missing"].any():
         handles.append(Patch(facecolor="white", edgecolor="#B0B0B0", linestyle=(0, (3, 3)), label="not run"))
     if (~rows["missing"] & rows["value"].isna()).any():
@@ -328,10 +337,17 @@ def _subtitle(f: dict) -> str:
     return "  ·  ".join(p for p in parts if p)
 
 
-def _delta_color(delta: float, adopted: bool, fg: bool) -> str:
-    if not adopted or not fg:
+def _delta_color(delta: float, resolved: bool, fg: bool) -> str:
+    """Coloured by sign only when the interval excludes zero; grey (within noise) otherwise."""
+    if not resolved or not fg:
         return DARK_GRAY
-    return "#2E7D32" if delta > 0.05 else "#C62828" if delta < -0.05 else DARK_GRAY
+    return "#2E7D32" if delta > 0 else "#C62828"
+
+
+def _delta_text(delta: float, low: float, high: float, resolved: bool) -> str:
+    """"+1.3 [+0.4, +2.2]", with "≈" in front when the interval holds 0 (or there is none: one seed)."""
+    ci = f" [{low:+.1f}, {high:+.1f}]" if not math.isnan(low) else ""
+    return f"{'' if resolved else '≈ '}{_signed(delta)}{ci}"
 
 
 def _close(rms: list[Roadmap], gap: float) -> bool:

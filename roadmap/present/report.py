@@ -13,27 +13,38 @@ import pandas as pd
 from roadmap.present.aggregate import result_rows, roadmaps_of
 from roadmap.runs.table import read_results, read_run
 
-COLUMNS = ["regime", "step", "label", "adopted", "status", "top1", "top1_std", "n", "change",
-           "paper_top1", "paper_change", "params_m", "gflops", "train_img_s", "error"]
+COLUMNS = ["regime", "step", "label", "adopted", "status", "n", "top1_mean", "top1_std", "top1_ci_low",
+           "top1_ci_high", "parent", "delta", "delta_ci_low", "delta_ci_high", "p_improve", "resolved",
+           "seeds_needed", "paper_top1", "paper_delta", "paper_resolved", "params_m", "gflops", "train_img_s",
+           "error"]
 # Markdown header per column; right-aligned where the cell is a number
 HEADERS = {
     "regime": ("regime", False), "step": ("step", False), "label": ("label", False),
-    "top1": ("top-1 mean ± std (n)", True), "change": ("change vs prev. adopted", True),
-    "paper_top1": ("paper top-1", True), "paper_change": ("paper change", True),
+    "top1_mean": ("top-1 mean [95% CI] (n)", True), "delta": ("Δ vs parent [95% CI]", True),
+    "resolved": ("verdict", False), "seeds_needed": ("seeds for 80% power", True),
+    "paper_top1": ("paper top-1", True), "paper_delta": ("paper Δ (Welch)", True),
     "params_m": ("params (M)", True), "gflops": ("GFLOPs", True), "train_img_s": ("train img/s", True),
 }
 
 
 def report_table(folder: str | Path) -> pd.DataFrame:
-    """One row per roadmap step (per regime when both were run), numbers unformatted."""
+    """One row per roadmap step (per regime when both were run), numbers unformatted.
+
+    Intervals are 95% Student-t: of the mean over seeds, and of the delta against the parent (the
+    previous adopted step) paired by seed; `resolved` when that interval excludes 0. The paper's
+    delta is Welch's on Table 10's mean ± std over 3 seeds (see roadmap.present.stats).
+    """
     table = read_results(folder)
     rows = result_rows(table, roadmaps_of(table, read_run(folder)))
     out = pd.DataFrame({
         "regime": rows["regime"], "step": rows["step"], "label": rows["label"], "adopted": rows["adopted"],
-        "status": rows["status"], "top1": rows["value"], "top1_std": rows["err"], "n": rows["n"],
-        "change": rows["delta"], "paper_top1": rows["paper_top1"], "paper_change": rows["paper_delta"],
-        "params_m": rows["params"] / 1e6, "gflops": rows["gflops"], "train_img_s": rows["train_img_s"],
-        "error": rows["error"],
+        "status": rows["status"], "n": rows["n"], "top1_mean": rows["value"], "top1_std": rows["err"],
+        "top1_ci_low": rows["ci_low"], "top1_ci_high": rows["ci_high"], "parent": rows["parent"],
+        "delta": rows["delta"], "delta_ci_low": rows["delta_low"], "delta_ci_high": rows["delta_high"],
+        "p_improve": rows["p_improve"], "resolved": rows["resolved"], "seeds_needed": rows["seeds_needed"],
+        "paper_top1": rows["paper_top1"], "paper_delta": rows["paper_delta"],
+        "paper_resolved": rows["paper_resolved"], "params_m": rows["params"] / 1e6, "gflops": rows["gflops"],
+        "train_img_s": rows["train_img_s"], "error": rows["error"],
     })
     return out[COLUMNS].reset_index(drop=True)
 
@@ -56,17 +67,30 @@ def to_markdown(df: pd.DataFrame) -> str:
 def _cell(col: str, r: dict) -> str:
     if col == "label":
         return r["label"] + ("" if r["adopted"] else " (not adopted)")
-    if col == "top1":
+    if col == "top1_mean":
         if r["status"] == "missing":
             return "not run"
-        if _nan(r["top1"]):
+        if _nan(r["top1_mean"]):
             reason = " ".join(str(r["error"] or "").split())
             reason = reason if len(reason) <= 60 else reason[:59] + "…"
             return f"{r['status']}: {reason}" if reason else str(r["status"])
-        std = "" if _nan(r["top1_std"]) else f" ± {r['top1_std']:.2f}"
-        return f"{r['top1']:.2f}{std} ({int(r['n'])})"
-    if col in ("change", "paper_change"):
-        return "" if _nan(r[col]) else f"{r[col]:+.2f}"
+        ci = "" if _nan(r["top1_ci_low"]) else f" [{r['top1_ci_low']:.2f}, {r['top1_ci_high']:.2f}]"
+        return f"{r['top1_mean']:.2f}{ci} ({int(r['n'])})"
+    if col == "delta":
+        if _nan(r["delta"]):
+            return ""
+        ci = "" if _nan(r["delta_ci_low"]) else f" [{r['delta_ci_low']:+.2f}, {r['delta_ci_high']:+.2f}]"
+        return f"{r['delta']:+.2f}{ci}"
+    if col == "resolved":
+        if _nan(r["delta"]):
+            return ""
+        if r["resolved"]:
+            return "better" if r["delta"] > 0 else "worse"
+        return "≈ within noise" if not _nan(r["delta_ci_low"]) else "≈ (one seed: no interval)"
+    if col == "seeds_needed":
+        return "" if _nan(r[col]) else str(int(r[col]))
+    if col == "paper_delta":
+        return "" if _nan(r[col]) else f"{r[col]:+.2f}" + ("" if r["paper_resolved"] else " ≈")
     if col == "train_img_s":
         return "" if _nan(r[col]) else f"{r[col]:,.0f}"
     if col == "gflops":  # small proxies run at millions of multiply-adds: keep 3 significant digits
@@ -77,4 +101,4 @@ def _cell(col: str, r: dict) -> str:
 
 
 def _nan(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
+    return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
