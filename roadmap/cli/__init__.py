@@ -19,7 +19,7 @@ COMMANDS = {
     "show": "print a step's spec as YAML and its diff against the step it starts from",
     "run": "train and evaluate each step of a roadmap up to STEP, into a results table",
     "plot": "draw Figure 2: the paper's numbers, or a reproduced run",
-    "report": "a results folder as a table: top-1 per step, change, the paper's numbers",
+    "report": "a results folder as a table: top-1 per step with 95%% intervals, paired changes, verdicts",
     "bench": "measure train/eval img/s, TFLOP/s and MFU per variant against timm's eager loop",
 }
 

@@ -15,9 +15,11 @@ def register(sub, name: str, help: str):
     s = sub.add_parser(
         name, help=help,
         description=textwrap.fill(
-            "One row per roadmap step: top-1 mean ± std over seeds (n), the change from the previous "
-            "adopted step, the paper's top-1 and change, params (M), GFLOPs and training images/s. "
-            "Steps not run or failed are listed as such. The same numbers as `roadmap plot --results`.", 79),
+            "One row per roadmap step: top-1 mean over seeds with its 95% t interval (n), the change from "
+            "the previous adopted step paired by seed with its 95% interval, whether that change is resolved "
+            "(the interval excludes 0) and the seeds needed to resolve it, the paper's top-1 and change "
+            "(Welch on Table 10's 3-seed mean ± std), params (M), GFLOPs and training images/s. Steps not "
+            "run or failed are listed as such. The same numbers as `roadmap plot --results`.", 79),
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("folder", help="a results folder with results.csv (from `roadmap run`)")
     s.add_argument("--format", choices=["md", "csv"], default="md",
