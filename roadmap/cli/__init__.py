@@ -20,6 +20,7 @@ COMMANDS = {
     "run": "train and evaluate each step of a roadmap up to STEP, into a results table",
     "plot": "draw Figure 2: the paper's numbers, or a reproduced run",
     "report": "a results folder as a table: top-1 per step with 95%% intervals, paired changes, verdicts",
+    "compare": "two results folders or two steps, paired by seed: delta, 95%% interval, verdict",
     "bench": "measure train/eval img/s, TFLOP/s and MFU per variant against timm's eager loop",
 }
 

@@ -25,7 +25,7 @@ from scipy import stats
 
 __all__ = [
     "Interval", "Delta", "WelchDelta", "mean_interval", "summary_interval", "paired_delta", "paired_power",
-    "seeds_needed", "welch", "compare_table", "COLUMNS",
+    "seeds_needed", "welch", "compare_table", "seed_values", "COLUMNS",
 ]
 
 NAN = math.nan
@@ -183,7 +183,7 @@ def welch(mean_a: float, std_a: float | None, n_a: int,
 _NO_PARENT = Delta(NAN, NAN, NAN, NAN, NAN, False, None, 0)  # the first step: nothing to compare
 
 
-def _seed_tables(results: pd.DataFrame) -> dict[str, dict[int, float]]:
+def seed_values(results: pd.DataFrame) -> dict[str, dict[int, float]]:
     """step -> {seed: top1} over finished runs; a rerun (later row) replaces an earlier one."""
     ok = results.loc[results["status"] == "ok", ["step", "seed", "top1"]].copy()
     ok["top1"] = pd.to_numeric(ok["top1"], errors="coerce")
@@ -198,7 +198,7 @@ def compare_table(results: pd.DataFrame, parents: Mapping[str, str | None],
     Only rows with status "ok" and a numeric top1 count; among those the last row of a
     (step, seed) wins.
     """
-    seeds = _seed_tables(results)
+    seeds = seed_values(results)
     rows = []
     for step, parent in parents.items():
         own = seeds.get(step, {})

@@ -1,0 +1,51 @@
+"""`roadmap compare`: any two arms, paired by seed, with the report's statistics."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from roadmap.cli import main
+from roadmap.present.compare import compare_folders, compare_steps
+from roadmap.runs.table import COLUMNS
+
+
+def _folder(path, values: dict[str, list[float]], roadmap="convnext-t"):
+    rows = [dict.fromkeys(COLUMNS) | {"roadmap": roadmap, "status": "ok", "step": step, "seed": k, "top1": v}
+            for step, vs in values.items() for k, v in enumerate(vs)]
+    path.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(path / "results.csv", index=False)
+    return path
+
+
+def test_two_folders_compare_every_common_step_paired_by_seed(tmp_path):
+    a = _folder(tmp_path / "a", {"step0": [40, 42, 44], "step1": [50, 51, 52]})
+    b = _folder(tmp_path / "b", {"step0": [42.9, 45.0, 47.1], "step1": [50.3, 50.6, 52.2], "step2": [60, 61, 62]})
+    t = compare_folders(a, b).set_index("step")
+    assert list(t.index) == ["step0", "step1"]  # step2 is only in B
+    assert t.loc["step0", "delta"] == pytest.approx(3.0) and t.loc["step0", "resolved"]  # diffs 2.9, 3.0, 3.1
+    assert not t.loc["step1", "resolved"]  # diffs +0.3, -0.4, +0.2 straddle 0
+    half = 4.302652729749463 * 0.1 / 3 ** 0.5
+    assert (t.loc["step0", "delta_ci_low"], t.loc["step0", "delta_ci_high"]) == pytest.approx((3 - half, 3 + half))
+
+
+def test_two_steps_of_one_folder(tmp_path, capsys):
+    f = _folder(tmp_path / "f", {"step6.ln": [61.0, 62.0, 63.0], "step7": [60.0, 61.5, 62.0]})
+    t = compare_steps(f, "step6.ln", "step7")
+    assert t["delta"].item() == pytest.approx(-2.5 / 3) and t["n"].item() == 3
+    assert main(["compare", "step6.ln", "step7", "--results", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| step | n | A | B | Δ B − A [95% CI]") and "| step7 - step6.ln | 3 |" in out
+
+
+def test_one_sentence_errors(tmp_path, capsys):
+    f = _folder(tmp_path / "f", {"step0": [1.0]})
+    assert main(["compare", "step0", "step9", "--results", str(f)]) == 2
+    assert "no finished seed of step 'step9'" in capsys.readouterr().err
+    g = _folder(tmp_path / "g", {"step5": [1.0]})
+    assert main(["compare", str(f), str(g)]) == 2
+    assert "no finished step in common" in capsys.readouterr().err
+    both = pd.concat([pd.read_csv(f / "results.csv"), pd.read_csv(f / "results.csv").assign(roadmap="convnext-b")])
+    both.to_csv(f / "results.csv", index=False)
+    assert main(["compare", str(f), str(f)]) == 2
+    assert "choose one with --roadmap" in capsys.readouterr().err
+    assert main(["compare", str(f), str(f), "--roadmap", "convnext-b"]) == 0
