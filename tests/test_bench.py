@@ -37,3 +37,16 @@ def test_full_size_variants_use_the_timm_twin_as_baseline():
 def test_mfu_uses_the_given_peak():
     assert device_peak(torch.device("cpu"), None) is None
     assert device_peak(torch.device("cpu"), 2.5) == 2.5
+
+
+def test_pipeline_bench_runs_our_trainer_and_the_plain_timm_loop():
+    from roadmap.runs.bench_pipeline import bench_pipeline
+    rm = roadmap.load("convnext-t")
+    df = bench_pipeline(rm, ["step0"], data_source="embedded:10", epochs=2,
+                        overrides=["batch_size=25", "batch_per_device=25"], report=lambda *_: None)
+    row = df.squeeze()
+    peers = [c for c in df.columns if c.startswith("plain_") and c.endswith("_img_s") and c != "plain_best_img_s"]
+    assert sorted(peers) == ["plain_bf16_w0_img_s", "plain_bf16_w1_img_s", "plain_fp32_w0_img_s", "plain_fp32_w1_img_s"]
+    assert row["plain_best_img_s"] == max(row[c] for c in peers) and row["ours_img_s"] > 0
+    assert row["ratio"] == pytest.approx(row["ours_img_s"] / row["plain_best_img_s"])
+    assert row["ours_pipeline"] == "in-memory batched"

@@ -176,3 +176,14 @@ def test_a_folder_holding_something_else_is_refused(tmp_path):
     with pytest.raises(RoadmapError, match="not a roadmap results table"):
         run(cfg(tmp_path))
     assert (tmp_path / "results.csv").read_text() == "name,score\nalice,3\n"
+
+
+def test_the_same_seed_gives_the_same_table_in_another_folder(tmp_path, two_steps):
+    """CPU determinism: a fresh run of a committed row's command repeats its numbers exactly."""
+    assert run(cfg(tmp_path / "again", upto="step0")) == 0
+    cols = ["epoch", "train_loss", "val_loss", "top1", "top5", "lr"]
+    a = pd.read_csv(two_steps / "epochs.csv").query("step == 'step0'")[cols].reset_index(drop=True)
+    b = pd.read_csv(tmp_path / "again" / "epochs.csv")[cols]
+    pd.testing.assert_frame_equal(a, b)
+    row = pd.read_csv(tmp_path / "again" / "results.csv").squeeze()
+    assert row["pipeline"] == "in-memory batched" and row["precision"] in ("bf16 except depthwise", "fp32")

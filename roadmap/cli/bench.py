@@ -19,7 +19,8 @@ def register(sub, name: str, help: str):
                     "channels_last loop, with our/baseline ratios. Written to results/bench-<device>.csv.",
         epilog="examples:\n"
                "  roadmap bench --steps step0 step7 --batch 256            # on a GPU\n"
-               "  roadmap bench --steps step0 --batch 8 --res 64 --width 0.25 --depth 0.34 --iters 3   # CPU",
+               "  roadmap bench --steps step0 --batch 8 --res 64 --width 0.25 --depth 0.34 --iters 3   # CPU\n"
+               "  roadmap bench --pipeline --steps step0 step7             # end to end, against a plain timm loop",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--roadmap", default="convnext-t", help=ROADMAP_HELP + " (default: %(default)s)")
     s.add_argument("--steps", nargs="+", metavar="STEP", help="variants to measure (default: all)")
@@ -32,7 +33,17 @@ def register(sub, name: str, help: str):
     s.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile our models (default: on for GPU, off for CPU)")
     s.add_argument("--peak-tflops", type=float, help="the device's dense bf16 peak, for MFU (default: known GPUs)")
-    s.add_argument("--out", metavar="CSV", help="output table (default: results/bench-<device>.csv)")
+    s.add_argument("--out", metavar="CSV", help="output table (default: results/bench-<device>.csv, "
+                                                "results/bench-pipeline-<device>.csv with --pipeline)")
+    p = s.add_argument_group("end to end (--pipeline): data, augmentation, forward, backward, optimizer")
+    p.add_argument("--pipeline", action="store_true",
+                   help="train each step two epochs with our trainer and with a plain timm loop (timm's "
+                        "create_transform, a DataLoader, timm's AdamW, label smoothing, channels_last; the best "
+                        "of fp32 / bf16 and 0 / 1 workers); time the second epoch of each (CPU)")
+    p.add_argument("--recipe", default="smoke", help="with --pipeline: the recipe (default: %(default)s)")
+    p.add_argument("--data", default="embedded", help="with --pipeline: the data (default: %(default)s)")
+    p.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
+                   help="with --pipeline: override a recipe value")
     s.set_defaults(fn=_bench)
 
 
@@ -43,6 +54,14 @@ def _bench(a) -> int:
     if a.batch < 1 or a.iters < 1 or a.warmup < 0:
         raise RoadmapError("--batch and --iters must be at least 1, --warmup at least 0")
     rm = load(a.roadmap)
+    if a.pipeline:
+        from roadmap.runs.bench_pipeline import bench_pipeline
+        df = bench_pipeline(rm, a.steps or ["step0", "step7"], a.recipe, a.data, a.overrides)
+        out = Path(a.out or "results/bench-pipeline-cpu.csv")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out, index=False)
+        print(f"bench table: {out}")
+        return 0
     df = bench(rm, a.steps, a.batch, a.res, a.iters, a.warmup, a.width, a.depth, a.compile, a.peak_tflops)
     device = re.sub(r"[^A-Za-z0-9.-]+", "-", str(df["device"].iloc[0])).strip("-").lower()
     out = Path(a.out or f"results/bench-{device}.csv")

@@ -3,12 +3,14 @@
 A training step is counted as three forward passes and a multiply-add as two FLOPs, so
 TFLOP/s = 3 x 2 x MACs x images/s; model-FLOPs utilisation divides that by the device's
 dense bf16 peak (PEAK_TFLOPS, overridable). Inputs are synthetic tensors already on the
-device, so the numbers are the model step alone, not the data pipeline.
+device, so the numbers are the model step alone, not the data pipeline (`--pipeline`,
+`roadmap.runs.bench_pipeline`, measures that end to end).
 
-Ours: the trainer's settings (channels_last; bf16 autocast on GPU, fused AdamW, optional
-torch.compile, no host sync inside the timed loop). Baseline: the same architecture from timm
-where it has one (else our module), in a plain eager loop with bf16 autocast and
-channels_last, as timm's train.py runs with --amp --channels-last.
+Ours: the trainer's settings (channels_last; bf16 autocast on GPU, and on a CPU with native bf16
+except for depthwise convs (roadmap.train.precision); fused AdamW, optional torch.compile, no host
+sync inside the timed loop). Baseline: the same architecture from timm where it has one (else our
+module), in a plain eager channels_last loop with bf16 autocast on GPU (as timm's train.py runs
+with --amp --channels-last) and fp32 on CPU.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from roadmap.arch.complexity import complexity
 from roadmap.arch.network import build
 from roadmap.arch.scale import scale_spec
 from roadmap.arch.steps import Roadmap
+from roadmap.train.precision import keep_depthwise_fp32, precision
 
 # dense bf16 tensor-core peaks (TFLOP/s) from the vendors' data sheets, by name fragment
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 70.0, "L4": 121.0,
@@ -56,6 +59,12 @@ def measure(model: nn.Module, device: torch.device, batch: int, res: int, iters:
             fast: bool, compile_model: bool, num_classes: int) -> Speed:
     """Images/s of `iters` training steps and `iters` inference batches after `warmup` of each."""
     cuda = device.type == "cuda"
+    # ours: the trainer's precision rule (bf16 except depthwise convs on a CPU with native bf16);
+    # the baseline: bf16 autocast on GPU, fp32 on CPU
+    mode = precision(True, device) if fast else ("bf16" if cuda else "fp32")
+    if mode == "bf16 except depthwise":
+        keep_depthwise_fp32(model)
+    amp = mode != "fp32"
     model = model.to(device).to(memory_format=torch.channels_last)
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
@@ -66,7 +75,7 @@ def measure(model: nn.Module, device: torch.device, batch: int, res: int, iters:
     loss_fn = nn.CrossEntropyLoss()
 
     def step():
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             loss = loss_fn(run(x), y)
         loss.backward()
         opt.step()
@@ -83,7 +92,7 @@ def measure(model: nn.Module, device: torch.device, batch: int, res: int, iters:
     train = batch * iters / (time.perf_counter() - t0)
 
     model.eval()
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         for _ in range(warmup):
             run(x)
         _sync(device)

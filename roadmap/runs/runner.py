@@ -132,7 +132,8 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
                     row.update(status="ok", error="", top1=r.top1, top5=r.top5, epochs=r.epochs,
                                images_seen=r.images_seen, train_time_s=round(r.train_time_s, 2),
                                train_img_s=round(r.train_img_s, 1), eval_img_s=round(r.eval_img_s, 1),
-                               peak_mem_mb=round(r.peak_mem_mb, 1), device=r.device)
+                               peak_mem_mb=round(r.peak_mem_mb, 1), device=r.device, precision=r.precision,
+                               pipeline=r.pipeline)
                     history = r.history
                     text = f"{name}: top-1 {r.top1:.2f}%  ({r.train_time_s:.0f} s, {r.train_img_s:.0f} img/s)"
                 except TrainingFailed as e:

@@ -20,7 +20,8 @@ from roadmap.runs.lock import file_lock
 COLUMNS = [
     "roadmap", "regime", "step", "label", "group", "adopted", "order", "seed", "status", "error",
     "top1", "top5", "params", "gflops", "res", "epochs", "images_seen",
-    "train_time_s", "train_img_s", "eval_img_s", "peak_mem_mb", "device", "torch", "timm", "git_commit",
+    "train_time_s", "train_img_s", "eval_img_s", "peak_mem_mb", "device", "precision", "pipeline", "torch",
+    "timm", "git_commit",
     "spec_hash", "recipe_hash", "data_fingerprint", "recipe", "data", "width_mult", "depth_mult",
     "paper_top1", "paper_std", "paper_gflops", "finished_at",
 ]
