@@ -26,7 +26,8 @@ from roadmap.runs.progress import Progress
 from roadmap.runs.table import Table, write_run
 from roadmap.train import distributed
 from roadmap.train.data import load_data
-from roadmap.train.loop import TrainingFailed, train
+from roadmap.train.loop import TrainingFailed, pipeline, train
+from roadmap.train.precision import precision
 from roadmap.train.recipe import drop_path_rate, load_recipe, recipe_hash
 
 
@@ -70,6 +71,8 @@ def _row(rm: Roadmap, step: Step, order: int, seed: int, spec, recipe: dict, dat
         "paper_top1": step.paper.get("top1"), "paper_std": step.paper.get("std"),
         "paper_gflops": step.paper.get("gflops"), "torch": torch.__version__, "timm": timm.__version__,
         "git_commit": git_commit(),
+        # how it trains, known before it trains: part of the cache key (see roadmap.runs.table)
+        "precision": precision(bool(recipe["amp"]), distributed.context().device), "pipeline": pipeline(data, recipe),
     }
 
 
@@ -132,8 +135,7 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
                     row.update(status="ok", error="", top1=r.top1, top5=r.top5, epochs=r.epochs,
                                images_seen=r.images_seen, train_time_s=round(r.train_time_s, 2),
                                train_img_s=round(r.train_img_s, 1), eval_img_s=round(r.eval_img_s, 1),
-                               peak_mem_mb=round(r.peak_mem_mb, 1), device=r.device, precision=r.precision,
-                               pipeline=r.pipeline)
+                               peak_mem_mb=round(r.peak_mem_mb, 1), device=r.device)
                     history = r.history
                     text = f"{name}: top-1 {r.top1:.2f}%  ({r.train_time_s:.0f} s, {r.train_img_s:.0f} img/s)"
                 except TrainingFailed as e:

@@ -26,8 +26,9 @@ COLUMNS = [
     "paper_top1", "paper_std", "paper_gflops", "finished_at",
 ]
 EPOCH_COLUMNS = ["step", "seed", "epoch", "train_loss", "val_loss", "top1", "top5", "lr", "img_s", "time_s"]
-# a (spec, recipe, data, resolution) with a finished row for its (roadmap, step, seed) is not trained again
-CACHE_KEY = ("spec_hash", "recipe_hash", "data_fingerprint", "res")
+# a (spec, recipe, data, resolution, precision, batch pipeline) with a finished row for its
+# (roadmap, step, seed) is not trained again; rows written before a column existed do not match
+CACHE_KEY = ("spec_hash", "recipe_hash", "data_fingerprint", "res", "precision", "pipeline")
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -51,8 +51,6 @@ class TrainResult:
     peak_mem_mb: float
     device: str
     history: list[dict] = field(default_factory=list)
-    precision: str = "fp32"           # see roadmap.train.precision
-    pipeline: str = "per-sample PIL"  # see pipeline()
 
 
 def _seed_all(seed: int) -> None:
@@ -212,8 +210,7 @@ def train(
         top1=last["top1"], top5=last["top5"], val_loss=last["val_loss"], epochs=recipe["epochs"],
         images_seen=images_seen, train_time_s=train_time, train_img_s=images_seen / max(train_time, 1e-9),
         eval_img_s=eval_img_s,
-        peak_mem_mb=_peak_mem_mb(device), device=_device_name(device), history=history, precision=mode,
-        pipeline=pipeline(data, recipe),
+        peak_mem_mb=_peak_mem_mb(device), device=_device_name(device), history=history,
     )
 
 
