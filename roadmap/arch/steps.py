@@ -43,6 +43,7 @@ class Roadmap:
     reference: dict
     steps: list[Step]
     path: Path
+    skipped: dict[str, str] = field(default_factory=dict)  # variant id -> why it cannot be built (designs)
 
     @property
     def ids(self) -> list[str]:
@@ -68,10 +69,23 @@ class Roadmap:
         return self.steps[: self.steps.index(last) + 1]
 
 
-def load(name_or_path: str | Path) -> Roadmap:
-    """A shipped roadmap by name ("convnext-t") or any roadmap YAML file by path."""
+def load(name_or_path: str | Path, design: str = "path") -> Roadmap:
+    """A shipped roadmap by name ("convnext-t") or any roadmap YAML file by path, in an ablation design
+    ("path": the roadmap itself; "leave-one-out", "add-one": see roadmap.arch.designs). A name may
+    carry its design as a suffix: "convnext-t[leave-one-out]"."""
+    text = str(name_or_path)
+    if text.endswith("]") and "[" in text:
+        text, _, suffix = text[:-1].rpartition("[")
+        if design not in ("path", suffix):
+            raise RoadmapError(f"roadmap {name_or_path} names design {suffix!r}, and --design asks for {design!r}")
+        design, name_or_path = suffix, text
     path = shipped.find("roadmap", name_or_path)
-    return parse(shipped.read_yaml(path), path)
+    rm = parse(shipped.read_yaml(path), path)
+    if design == "path":
+        return rm
+    from roadmap.arch.designs import derive  # designs build on this module
+
+    return derive(rm, design)
 
 
 def parse(data: Any, path: Path) -> Roadmap:

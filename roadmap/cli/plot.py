@@ -29,6 +29,10 @@ def register(sub, name: str, help: str):
     s.add_argument("-o", "--out", metavar="FILE",
                    help="output file, .png, .svg or .pdf (default: plots/paper.png, or plots/FOLDER-NAME.png)")
     s.add_argument("--dpi", type=int, default=170, help="resolution of a .png (default: %(default)s)")
+    s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"],
+                   help="with --results: path draws Figure 2's bars; leave-one-out and add-one a forest plot of "
+                        "each step's delta against the design's reference, the path's delta beside it "
+                        "(default: %(default)s)")
     s.set_defaults(fn=plot)
 
 
@@ -36,6 +40,9 @@ def plot(a) -> int:
     from roadmap.present.figure import draw_paper, draw_results  # matplotlib is loaded only when plotting
     if a.paper:
         path = draw_paper(a.out or "plots/paper.png", dpi=a.dpi)
+    elif a.design != "path":
+        from roadmap.present.forest import draw_forest
+        path = draw_forest(a.results, a.design, a.out, dpi=a.dpi)
     else:
         path = draw_results(a.results, a.out or Path("plots") / f"{Path(a.results).resolve().name}.png", dpi=a.dpi)
     print(f"wrote {path}")

@@ -25,12 +25,14 @@ def register(sub, name: str, help: str):
     s.add_argument("--format", choices=["md", "csv"], default="md",
                    help="md: a Markdown table; csv: unformatted numbers, one column each (default: %(default)s)")
     s.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of printing")
+    s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"],
+                   help="which design's rows, when the folder holds several (default: %(default)s)")
     s.set_defaults(fn=report)
 
 
 def report(a) -> int:
     from roadmap.present.report import report_table, to_csv, to_markdown  # pandas only when asked
-    df = report_table(a.folder)
+    df = report_table(a.folder, a.design)
     text = to_markdown(df) if a.format == "md" else to_csv(df)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from roadmap.cli import ROADMAP_HELP
+from roadmap.cli import DESIGN_HELP, ROADMAP_HELP
 
 
 def register(sub, name: str, help: str):
@@ -25,6 +25,7 @@ def register(sub, name: str, help: str):
                                                   "a stage id such as step5 means its adopted sub-step")
     s.add_argument("--only", metavar="STEP", nargs="+", default=[], help="train only these steps")
     s.add_argument("--roadmap", default="convnext-t", help=ROADMAP_HELP + " (default: %(default)s)")
+    s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"], help=DESIGN_HELP)
     s.add_argument("--recipe", default="smoke", help="smoke (default, 2-core CPU), proxy (one GPU, 32-64 px), "
                                                      "imagenet (the paper's Table 5), or a recipe YAML path")
     s.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
@@ -49,7 +50,7 @@ def register(sub, name: str, help: str):
 def _run(a) -> int:
     from roadmap.runs.runner import RunConfig, run
 
-    cfg = RunConfig(roadmap=a.roadmap, upto=a.upto, only=a.only, recipe=a.recipe, overrides=a.overrides,
+    cfg = RunConfig(roadmap=a.roadmap, design=a.design, upto=a.upto, only=a.only, recipe=a.recipe, overrides=a.overrides,
                     data=a.data, seeds=a.seeds, out=a.out, force=a.force, quiet=a.quiet)
     if a.launcher == "here":
         return run(cfg)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 
-from roadmap.cli import ROADMAP_HELP
+from roadmap.cli import DESIGN_HELP, ROADMAP_HELP
 
 
 def register(sub, name: str, help: str):
@@ -14,14 +14,18 @@ def register(sub, name: str, help: str):
     s.add_argument("step", help="step id, e.g. step0, step5.k7, step7")
     s.add_argument("--roadmap", default="convnext-t", help=ROADMAP_HELP + " (default: %(default)s)")
     s.add_argument("--model", action="store_true", help="also print the torch module")
-    s.set_defaults(fn=lambda a: show(a.step, a.roadmap, a.model))
+    s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"], help=DESIGN_HELP)
+    s.set_defaults(fn=lambda a: show(a.step, a.roadmap, a.model, a.design))
 
 
-def show(step_id: str, roadmap: str, model: bool = False) -> int:
+def show(step_id: str, roadmap: str, model: bool = False, design: str = "path") -> int:
     from roadmap.arch.network import build
     from roadmap.arch.steps import load
 
-    rm = load(roadmap)
+    rm = load(roadmap, design)
+    if step_id in rm.skipped:
+        print(f"# {rm.name} {step_id}: not built: {rm.skipped[step_id]}")
+        return 0
     st = rm.step(step_id)
     print(f"# {rm.name} {st.id}: {st.label}{'' if st.adopted else ' (not adopted)'}  spec hash {st.spec.hash}")
     if st.note:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from roadmap.cli import ROADMAP_HELP
+from roadmap.cli import DESIGN_HELP, ROADMAP_HELP
 
 
 def register(sub, name: str, help: str):
@@ -15,7 +15,8 @@ def register(sub, name: str, help: str):
     s.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     s.add_argument("--res", type=int, default=224, help="input resolution for GFLOPs (default: %(default)s)")
     s.add_argument("--num-classes", type=int, default=1000, help="classifier size (default: %(default)s)")
-    s.set_defaults(fn=lambda a: print_steps(a.roadmap, a.json, a.res, a.num_classes))
+    s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"], help=DESIGN_HELP)
+    s.set_defaults(fn=lambda a: print_steps(a.roadmap, a.json, a.res, a.num_classes, a.design))
 
 
 def steps_table(rm, res: int = 224, num_classes: int = 1000):
@@ -36,16 +37,16 @@ def steps_table(rm, res: int = 224, num_classes: int = 1000):
             "id": st.id, "group": st.group or "", "label": st.label, "adopted": st.adopted,
             "params_m": round(c["params"] / 1e6, 2), "gflops": round(c["gflops"], 2),
             "paper_top1": st.paper.get("top1"), "paper_gflops": st.paper.get("printed_gflops", st.paper.get("gflops")),
-            "paper_gain": round(g["delta"], 2) if pd.notna(g["delta"]) else None,
+            "paper_gain": round(g["delta"], 2) if pd.notna(g["delta"]) else float("nan"),
             "resolved": bool(g["resolved"]) if pd.notna(g["delta_low"]) else None,
         })
     return pd.DataFrame(rows)
 
 
-def print_steps(roadmap: str, as_json: bool, res: int, num_classes: int) -> int:
+def print_steps(roadmap: str, as_json: bool, res: int, num_classes: int, design: str = "path") -> int:
     from roadmap.arch.steps import load
 
-    rm = load(roadmap)
+    rm = load(roadmap, design)
     df = steps_table(rm, res, num_classes)
     if as_json:  # valid JSON: a missing number is null, not NaN
         records = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
@@ -56,6 +57,8 @@ def print_steps(roadmap: str, as_json: bool, res: int, num_classes: int) -> int:
     shown = df.assign(adopted=df["adopted"].map({True: "yes", False: "no"}),
                       resolved=[("yes" if v else "≈ noise") if v is not None else "-" for v in df["resolved"]])
     print(shown.to_string(index=False, na_rep="-"))
+    for vid, why in rm.skipped.items():
+        print(f"{vid}: not built: {why}")
     if df["resolved"].notna().any():
         print("paper_gain: top-1 change from the parent step; resolved: whether the paper's 3-seed mean ± std "
               "(Table 10) excludes no change (Welch, 95%)")

@@ -177,6 +177,21 @@ def _with_deltas(rows: list[dict]) -> pd.DataFrame:
     return df.astype({"seeds_needed": "Int64", "resolved": bool, "paper_resolved": bool})
 
 
+def design_of(name: str) -> str:
+    """"leave-one-out" for "convnext-t[leave-one-out]"; "path" for a plain roadmap name."""
+    return name[:-1].rpartition("[")[2] if name.endswith("]") and "[" in name else "path"
+
+
+def of_design(table: pd.DataFrame, design: str, folder: str | Path = "the folder") -> pd.DataFrame:
+    """The rows of one ablation design (a folder can hold a roadmap's path and its designs)."""
+    names = table["roadmap"].fillna("").astype(str)
+    mine = table[names.map(design_of) == design]
+    if mine.empty:
+        has = sorted(set(names.map(design_of)))
+        raise RoadmapError(f"{folder} has no {design} rows (it has {', '.join(has)}); choose one with --design")
+    return mine
+
+
 def roadmaps_of(results: pd.DataFrame, run: dict | None = None) -> list[Roadmap]:
     """The roadmaps named in a results table's `roadmap` column that can be loaded.
 

@@ -21,7 +21,7 @@ from matplotlib.patheffects import withStroke
 
 from roadmap.arch.steps import Roadmap
 from roadmap.errors import RoadmapError
-from roadmap.present.aggregate import as_roadmap, num, paper_rows, result_rows, roadmaps_of, run_facts
+from roadmap.present.aggregate import as_roadmap, num, of_design, paper_rows, result_rows, roadmaps_of, run_facts
 from roadmap.runs.table import read_results, read_run
 
 FORMATS = ("png", "svg", "pdf")
@@ -125,7 +125,7 @@ def draw_paper(path: str | Path, roadmaps: Sequence[Roadmap | str] = PAPER_ROADM
 def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 170) -> Path:
     """A reproduced run in Figure 2's style: mean top-1 per step, seed spread, the paper's value beside it."""
     folder = Path(folder)
-    table = read_results(folder)
+    table = of_design(read_results(folder), "path", folder)
     run = read_run(folder)
     facts = run_facts(table, run)
     path = _check_path(path if path is not None else Path("plots") / f"{folder.resolve().name}.png")

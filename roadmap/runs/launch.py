@@ -38,7 +38,7 @@ class VariantJob:
 
 def submit(cfg: RunConfig, launcher: str, partition: str | None = None, nodes: int = 1, gpus: int = 1,
            timeout_min: int = 4320) -> int:
-    rm = load(cfg.roadmap)
+    rm = load(cfg.roadmap, cfg.design)
     recipe = load_recipe(cfg.recipe, cfg.overrides)
     out = Path(cfg.out) if cfg.out else default_out(rm, recipe, load_data(cfg.data).name)
     todo = variants(rm, cfg)

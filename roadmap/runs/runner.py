@@ -34,6 +34,7 @@ from roadmap.train.recipe import drop_path_rate, load_recipe, recipe_hash
 @dataclass
 class RunConfig:
     roadmap: str = "convnext-t"
+    design: str = "path"             # see roadmap.arch.designs
     upto: str | None = None          # None: the whole roadmap
     only: list[str] = field(default_factory=list)  # train just these step ids
     recipe: str = "smoke"
@@ -47,7 +48,8 @@ class RunConfig:
 
 
 def default_out(rm: Roadmap, recipe: dict, data_name: str) -> Path:
-    return Path("results") / f"{rm.name}-{data_name}-{recipe['name']}"
+    # every design of a roadmap shares one folder, so each network trains once
+    return Path("results") / f"{rm.name.partition('[')[0]}-{data_name}-{recipe['name']}"
 
 
 def git_commit() -> str:
@@ -90,7 +92,7 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
     """Train what is not yet in the table; 0 if every variant finished, 1 if any failed."""
     if cfg.seeds < 1:
         raise RoadmapError("--seeds must be at least 1")
-    rm = load(cfg.roadmap)
+    rm = load(cfg.roadmap, cfg.design)
     recipe = load_recipe(cfg.recipe, cfg.overrides)
     todo = variants(rm, cfg)
     data = load_data(cfg.data)
@@ -106,22 +108,30 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
         if ctx.main:
             table.read()  # refuse a folder that holds something else before training anything
             write_run(out, {
-                "roadmap": rm.name, "roadmap_file": cfg.roadmap, "title": rm.title, "regime": rm.regime,
+                "roadmap": rm.name, "roadmap_file": cfg.roadmap if cfg.design == "path" else f"{cfg.roadmap}[{cfg.design}]", "title": rm.title, "regime": rm.regime,
                 "recipe": recipe, "data": cfg.data, "data_name": data.name, "num_classes": data.num_classes,
                 "res": res, "seeds": cfg.seeds, "upto": cfg.upto, "command": "roadmap " + " ".join(sys.argv[1:]),
                 "device": torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else "cpu",
                 "world_size": ctx.world,
             })
         progress = Progress(len(todo), quiet=cfg.quiet or not ctx.main)
+        for vid, why in rm.skipped.items():
+            progress.say(f"{vid}: not built: {why}")
         for order, step, seed in todo:
             spec = scale_spec(step.spec, recipe["scale_width"], recipe["scale_depth"], recipe["stem_stride"])
             row = _row(rm, step, order, seed, spec, recipe, data, res)
             name = f"{step.id} seed {seed}"
             progress.start(name)
             ckpt = out / "checkpoints" / f"{step.id}-seed{seed}-{spec.hash}-{row['recipe_hash']}.pt"
-            skip = distributed.broadcast_object(ctx.main and not cfg.force and table.finished(row))
-            if skip:
-                progress.finish(f"{name}: already in {table.path} (cached; --force retrains)", trained=False)
+            hit = distributed.broadcast_object(table.find(row) if ctx.main and not cfg.force else None)
+            if hit is not None:
+                if (hit["roadmap"], hit["step"]) == (row["roadmap"], row["step"]):
+                    progress.finish(f"{name}: already in {table.path} (cached; --force retrains)", trained=False)
+                else:
+                    if ctx.main:
+                        table.reuse(hit, row)
+                    progress.finish(f"{name}: the same network as {hit['roadmap']} {hit['step']}, trained once: "
+                                    f"taken from {table.path}", trained=False)
                 continue
             if cfg.force and ctx.main and ckpt.exists():
                 ckpt.unlink()

@@ -23,9 +23,9 @@ COLUMNS = [
     "train_time_s", "train_img_s", "eval_img_s", "peak_mem_mb", "device", "precision", "pipeline", "torch",
     "timm", "git_commit",
     "spec_hash", "recipe_hash", "data_fingerprint", "recipe", "data", "width_mult", "depth_mult",
-    "paper_top1", "paper_std", "paper_gflops", "finished_at",
+    "paper_top1", "paper_std", "paper_gflops", "finished_at", "cached_from",
 ]
-EPOCH_COLUMNS = ["step", "seed", "epoch", "train_loss", "val_loss", "top1", "top5", "lr", "img_s", "time_s"]
+EPOCH_COLUMNS = ["roadmap", "step", "seed", "epoch", "train_loss", "val_loss", "top1", "top5", "lr", "img_s", "time_s"]
 # a (spec, recipe, data, resolution, precision, batch pipeline) with a finished row for its
 # (roadmap, step, seed) is not trained again; rows written before a column existed do not match
 CACHE_KEY = ("spec_hash", "recipe_hash", "data_fingerprint", "res", "precision", "pipeline")
@@ -96,13 +96,29 @@ class Table:
         except RoadmapError as e:
             raise RoadmapError(f"{e}; move it away or choose another --out") from None
 
-    def finished(self, row_key: dict) -> bool:
+    def find(self, row_key: dict) -> dict | None:
+        """A finished row of the same network, recipe, data and seed: under the same (roadmap, step) if
+        there is one, else under any (the final model of a path run is leave-one-out's reference)."""
         df = self.read()
         if df.empty:
-            return False
-        hit = df[(df["roadmap"] == row_key["roadmap"]) & (df["step"] == row_key["step"])
-                 & (df["seed"] == row_key["seed"]) & (df["status"] == "ok")]
-        return any(all(str(r[k]) == str(row_key[k]) for k in CACHE_KEY) for _, r in hit.iterrows())
+            return None
+        same = df[(df["seed"] == row_key["seed"]) & (df["status"] == "ok")]
+        same = same[[all(str(r[k]) == str(row_key[k]) for k in CACHE_KEY) for _, r in same.iterrows()]]
+        if same.empty:
+            return None
+        mine = same[(same["roadmap"] == row_key["roadmap"]) & (same["step"] == row_key["step"])]
+        return (mine if len(mine) else same).iloc[0].to_dict()
+
+    def reuse(self, hit: dict, row: dict) -> None:
+        """Record `hit`'s result as `row`'s: the same network trained once, named twice."""
+        ident = ("roadmap", "regime", "step", "label", "group", "adopted", "order", "paper_top1", "paper_std",
+                 "paper_gflops", "git_commit")
+        ep = pd.read_csv(self.epochs_path) if self.epochs_path.is_file() else pd.DataFrame(columns=EPOCH_COLUMNS)
+        mask = (ep["step"] == hit["step"]) & (ep["seed"] == hit["seed"])
+        if "roadmap" in ep:
+            mask &= ep["roadmap"].isna() | (ep["roadmap"] == hit["roadmap"])
+        history = ep[mask].drop(columns=["roadmap", "step", "seed"], errors="ignore").to_dict(orient="records")
+        self.put({**hit, **{k: row[k] for k in ident}, "cached_from": f"{hit['roadmap']}:{hit['step']}"}, history)
 
     def put(self, row: dict, history: list[dict]) -> None:
         with file_lock(self.lock, True, ""):
@@ -112,8 +128,12 @@ class Table:
             df = _concat(df, pd.DataFrame([row]))
             write_table(df.sort_values(["order", "seed"], kind="stable"), self.path, COLUMNS)
             ep = pd.read_csv(self.epochs_path) if self.epochs_path.is_file() else pd.DataFrame(columns=EPOCH_COLUMNS)
-            ep = ep[~((ep["step"] == row["step"]) & (ep["seed"] == row["seed"]))]
-            new = pd.DataFrame([{**h, "step": row["step"], "seed": row["seed"]} for h in history])
+            mine = (ep["step"] == row["step"]) & (ep["seed"] == row["seed"])
+            if "roadmap" in ep:  # files from before the column: their rows count as this roadmap's
+                mine &= ep["roadmap"].isna() | (ep["roadmap"] == row["roadmap"])
+            ep = ep[~mine]
+            new = pd.DataFrame([{**h, "roadmap": row["roadmap"], "step": row["step"], "seed": row["seed"]}
+                                for h in history])
             write_table(_concat(ep, new), self.epochs_path, EPOCH_COLUMNS)
 
 
