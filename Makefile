@@ -17,8 +17,9 @@ install: $(STAMP)
 # the main job: the whole convnext-t roadmap on the embedded dataset (smoke recipe, 2-core CPU),
 # three seeds each, then its figure and table; a rerun trains only what is missing
 OUT ?= results/smoke
+SEEDS ?= 3
 roadmap: $(STAMP)
-	$(PY) -m roadmap run --roadmap convnext-t --recipe smoke --data embedded --seeds 3 --out $(OUT)
+	$(PY) -m roadmap run --roadmap convnext-t --recipe smoke --data embedded --seeds $(SEEDS) --out $(OUT)
 	$(PY) -m roadmap plot --results $(OUT) -o plots/$(notdir $(OUT)).png
 	$(PY) -m roadmap report $(OUT)
 

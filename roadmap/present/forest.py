@@ -2,9 +2,10 @@
 
 One row per step: the paired delta of its variant (leave-one-out: the final model without the
 step; add-one: the base with only the step) against the reference, with its 95% interval; the
-reference's mean is the zero line. Where the folder also holds the path design, that step's delta
-on the paper's path sits beside it as a hollow diamond, so the three readings of "what did this
-step buy" can be compared row by row. Variants that cannot be built are listed with the reason.
+reference's mean is the zero line. Where the folder also holds the path design, the step's delta
+on the paper's path sits beside it as a hollow diamond, signed the same way (undoing the step,
+parent - step, for leave-one-out), so the three readings of "what did this step buy" can be
+compared row by row. Green and red say whether the step helps or hurts, when resolved. Variants that cannot be built are listed with the reason.
 Drawing only: the numbers are `roadmap.present.aggregate.result_rows`.
 """
 from __future__ import annotations
@@ -50,14 +51,17 @@ def draw_forest(folder: str | Path, design: str, path: str | Path | None = None,
     variants = rows.iloc[1:]
     labels = [(_pretty(r.label), r) for r in variants.itertuples()] + [(v, None) for v in skipped]
     n = len(labels)
-    fig = Figure(figsize=(10.5, 1.9 + 0.42 * max(n, 1)))
+    # Leave-one-out undoes a step, so its delta is "without - with": the path's marker shows the same,
+    # parent - step. Colour says what the delta means for the step: green if it helps.
+    undo = -1.0 if design == "leave-one-out" else 1.0
+    fig = Figure(figsize=(10.5, 2.3 + 0.42 * max(n, 1)))
     FigureCanvasAgg(fig)
-    ax = fig.add_axes([0.30, 0.9 / fig.get_figheight(), 0.44, 1 - 1.55 / fig.get_figheight()])
+    ax = fig.add_axes([0.30, 1.0 / fig.get_figheight(), 0.44, 1 - 2.0 / fig.get_figheight()])
     ax.set_ylim(n - 0.5, -0.5)
     ax.axvline(0, color=INK, linewidth=1.0, zorder=1)
     lows = [v for r in variants.itertuples() for v in (r.delta_low, r.delta, r.delta_high) if not math.isnan(v)]
     for r in variants.itertuples():
-        unit = r.step[1:]
+        unit = _unit(r.step)
         if unit in path_rows.index and not math.isnan(path_rows.loc[unit, "delta"]):
             p = path_rows.loc[unit]
             lows += [v for v in (p["delta_low"], p["delta"], p["delta_high"]) if not math.isnan(v)]
@@ -69,16 +73,18 @@ def draw_forest(folder: str | Path, design: str, path: str | Path | None = None,
             ax.text(-span * 0.97, y, f"not built: {skipped[label]}"[:110], ha="left", va="center", fontsize=7.5,
                     color=GREY, style="italic")
             continue
-        unit = r.step[1:]
+        unit = _unit(r.step)
         if unit in path_rows.index and not math.isnan(path_rows.loc[unit, "delta"]):
             p = path_rows.loc[unit]
             if not math.isnan(p["delta_low"]):
-                ax.hlines(y + 0.22, p["delta_low"], p["delta_high"], color=PATH, linewidth=1.0, alpha=0.7)
-            ax.plot(p["delta"], y + 0.22, marker="D", markersize=5, markerfacecolor="white", markeredgecolor=PATH)
+                ax.hlines(y + 0.22, undo * p["delta_low"], undo * p["delta_high"], color=PATH, linewidth=1.0,
+                          alpha=0.7)
+            ax.plot(undo * p["delta"], y + 0.22, marker="D", markersize=5, markerfacecolor="white",
+                    markeredgecolor=PATH)
         if math.isnan(r.delta):
             ax.text(0, y, "not run", ha="center", va="center", fontsize=8, color=GREY, style="italic")
             continue
-        color = (GREEN if r.delta > 0 else RED) if r.resolved else GREY
+        color = (GREEN if undo * r.delta > 0 else RED) if r.resolved else GREY
         if not math.isnan(r.delta_low):
             ax.hlines(y, r.delta_low, r.delta_high, color=color, linewidth=2.0)
         ax.plot(r.delta, y, marker="o", markersize=6.5, color=color)
@@ -93,22 +99,28 @@ def draw_forest(folder: str | Path, design: str, path: str | Path | None = None,
     word = "the final model" if design == "leave-one-out" else "the base model"
     ref_text = f"{ref.value:.1f}%" if not math.isnan(ref.value) else "not run"
     ax.set_xlabel(f"Δ top-1 (points) against {word}: {_pretty(ref.label)}, {ref_text} (the zero line)", fontsize=9.5)
-    fig.text(0.76, 1 - 0.95 / fig.get_figheight(), "Δ [95% CI, paired]", ha="left", va="center", fontsize=9,
+    fig.text(0.76, _fy(fig, ax, -0.85), "Δ vs reference [95% CI, paired]", ha="left", va="center", fontsize=9,
              fontweight="bold")
-    handles = [Line2D([], [], color=GREEN, marker="o", label=f"{design}: resolved gain"),
-               Line2D([], [], color=RED, marker="o", label="resolved loss"),
+    handles = [Line2D([], [], color=GREEN, marker="o", label="resolved: the step helps"),
+               Line2D([], [], color=RED, marker="o", label="resolved: the step hurts"),
                Line2D([], [], color=GREY, marker="o", label="≈ within seed noise")]
     if len(path_rows):
         handles.append(Line2D([], [], color=PATH, marker="D", markerfacecolor="white", linestyle="",
-                              label="the step on the paper's path"))
+                              label="on the paper's path: parent − step" if undo < 0 else
+                              "on the paper's path: step − parent"))
     fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False, fontsize=8.5,
-               bbox_to_anchor=(0.5, 0.05 / fig.get_figheight()))
+               bbox_to_anchor=(0.5, 0.04 / fig.get_figheight()))
     what = "without each step" if design == "leave-one-out" else "with each step alone"
     fig.suptitle(f"{_pretty(rm.title.rpartition(',')[0])}: {design} ({what})", fontsize=12.5, fontweight="bold",
                  y=1 - 0.25 / fig.get_figheight())
     fig.text(0.5, 1 - 0.55 / fig.get_figheight(), _subtitle(run_facts(read_results(folder), read_run(folder))),
              ha="center", va="center", fontsize=9, color="#444444")
     return _save(fig, out, dpi)
+
+
+def _unit(variant: str) -> str:
+    """The step a variant ablates: "no-step6.ln" and "only-step6.ln" -> "step6.ln"."""
+    return variant.removeprefix("no-").removeprefix("only-")
 
 
 def _fy(fig: Figure, ax, y: float) -> float:
