@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from roadmap.errors import RoadmapError
@@ -57,3 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("roadmap: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `roadmap show ... | head`: the reader has all it wanted
+        sys.stdout = open(os.devnull, "w")
+        return 0

@@ -36,7 +36,8 @@ def steps_table(rm, res: int = 224, num_classes: int = 1000):
         rows.append({
             "id": st.id, "group": st.group or "", "label": st.label, "adopted": st.adopted,
             "params_m": round(c["params"] / 1e6, 2), "gflops": round(c["gflops"], 2),
-            "paper_top1": st.paper.get("top1"), "paper_gflops": st.paper.get("printed_gflops", st.paper.get("gflops")),
+            "paper_top1": st.paper.get("top1", float("nan")),
+            "paper_gflops": st.paper.get("printed_gflops", st.paper.get("gflops", float("nan"))),
             "paper_gain": round(g["delta"], 2) if pd.notna(g["delta"]) else float("nan"),
             "resolved": bool(g["resolved"]) if pd.notna(g["delta_low"]) else None,
         })
