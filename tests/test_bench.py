@@ -42,7 +42,7 @@ def test_mfu_uses_the_given_peak():
 def test_pipeline_bench_runs_our_trainer_and_the_plain_timm_loop():
     from roadmap.runs.bench_pipeline import bench_pipeline
     rm = roadmap.load("convnext-t")
-    df = bench_pipeline(rm, ["step0"], data_source="embedded:10", epochs=2,
+    df = bench_pipeline(rm, ["step0"], data_source="embedded:10", epochs=1,
                         overrides=["batch_size=25", "batch_per_device=25"], report=lambda *_: None)
     row = df.squeeze()
     peers = [c for c in df.columns if c.startswith("plain_") and c.endswith("_img_s") and c != "plain_best_img_s"]

@@ -121,12 +121,13 @@ def test_every_step_trains_forward_and_backward(rm, step):
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
-@pytest.mark.parametrize("res", [32, 64, 96])
-def test_any_input_divisible_by_the_total_stride_works(res):
-    for step in ("step0", "step2", "step7"):
-        spec = T.spec(step)
+@pytest.mark.parametrize("step", ["step0", "step2", "step7"])
+def test_any_input_divisible_by_the_total_stride_works(step):
+    spec = T.spec(step)
+    model = roadmap.build(spec, num_classes=3).eval()
+    for res in (32, 64, 96):
         assert res % spec.total_stride == 0
-        assert roadmap.build(spec, num_classes=3).eval()(torch.randn(1, 3, res, res)).shape == (1, 3)
+        assert model(torch.randn(1, 3, res, res)).shape == (1, 3)
 
 
 def test_spec_errors_are_one_sentence():
