@@ -160,7 +160,7 @@ def test_a_second_run_on_the_same_folder_is_refused(tmp_path):
     (["--data", "no/such/folder"], "no such file or directory"),
     (["--upto", "step9"], "has no step 'step9'"),
     (["--recipe", "nonesuch"], "unknown recipe 'nonesuch'"),
-    (["--set", "epochz=3"], "unknown setting(s) ['epochz']"),
+    (["--set", "epochz=3"], "unknown setting 'epochz'"),
     (["--set", "epochs"], "expected key=value"),
     (["--data", "embedded:x"], "use embedded:N"),
 ])
@@ -187,3 +187,30 @@ def test_the_same_seed_gives_the_same_table_in_another_folder(tmp_path, two_step
     pd.testing.assert_frame_equal(a, b)
     row = pd.read_csv(tmp_path / "again" / "results.csv").squeeze()
     assert row["pipeline"] == "in-memory batched" and row["precision"] in ("bf16 except depthwise", "fp32")
+
+
+@pytest.mark.parametrize("setting,message", [
+    ("lr=abc", "lr must be a number, not 'abc'"),
+    ("warmup_epochs=abc", "warmup_epochs must be a whole number from 0"),
+    ("betas=abc", "betas must be a pair [a, b]"),
+    ("opt=sgdx", "opt must be an optimizer in timm's registry"),
+    ("sched=foo", "sched must be one of cosine"),
+    ("aa=garbage", "aa must be a timm auto-augment string"),
+    ("drop_path=abc", "drop_path must be a number"),
+    ("res=abc", "res must be a whole number from 8"),
+    ("epochs=0", "epochs must be a whole number from 1"),
+    ("scale=[0.9, 0.5]", "scale must be a pair [low, high]"),
+])
+def test_recipe_overrides_are_checked_before_any_data_loads(tmp_path, setting, message, capsys, monkeypatch):
+    import roadmap.runs.runner as runner
+    monkeypatch.setattr(runner, "load_data", lambda *a: pytest.fail("data loaded before the recipe was checked"))
+    assert main(["run", "--out", str(tmp_path / "out"), "--set", setting]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_one_value_has_one_spelling_and_one_hash():
+    from roadmap.train.recipe import load_recipe, recipe_hash
+    hashes = {recipe_hash(load_recipe("smoke", [f"lr={v}"])) for v in ("3e-3", "0.003", "3.0e-3")}
+    assert hashes == {recipe_hash(load_recipe("smoke"))}  # the shipped value, so cached rows stay valid
+    assert load_recipe("smoke", ["lr=3e-3"])["lr"] == 0.003

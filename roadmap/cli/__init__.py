@@ -25,6 +25,7 @@ COMMANDS = {
     "plot": "draw Figure 2: the paper's numbers, or a reproduced run",
     "report": "a results folder as a table: top-1 per step with 95%% intervals, paired changes, verdicts",
     "compare": "two results folders or two steps, paired by seed: delta, 95%% interval, verdict",
+    "recipe": "a training recipe's settings with their values and meanings",
     "bench": "measure train/eval img/s, TFLOP/s and MFU per variant against timm's eager loop",
 }
 
