@@ -45,6 +45,8 @@ def test_a_step_starts_from_the_last_adopted_step(tmp_path):
     ("base: resnet51\nsteps:\n  - {id: a}\n", "unknown base spec 'resnet51'"),
     ("steps: []\n", "at least 'base' and 'steps'"),
     ("base: resnet50\nsteps:\n  - {id: a, colour: red}\n", "step a: unknown key"),
+    ("base: resnet50\nsteps:\n  - {id: a, transforms: [{kernel: {size: 4}}]}\n",
+     "step a: kernel gives an invalid network: .* kernel must be odd"),
 ])
 def test_bad_roadmap_files_name_the_file_and_step(tmp_path, text, message):
     p = _write(tmp_path, text)

@@ -61,11 +61,14 @@ def test_a_two_step_run_writes_the_tidy_table(two_steps):
     assert (two_steps / "run.json").is_file()
 
 
-def test_a_rerun_trains_nothing(two_steps):
+def test_a_rerun_trains_nothing(two_steps, capsys):
     before = pd.read_csv(two_steps / "results.csv")
     ckpts = {p: p.stat().st_mtime_ns for p in (two_steps / "checkpoints").glob("*.pt")}
     assert len(ckpts) == 2
+    capsys.readouterr()
     assert run(cfg(two_steps)) == 0
+    quiet = capsys.readouterr().out.splitlines()  # --quiet: the results and nothing else
+    assert quiet[0].split() == ["step", "seed", "status", "top1"] and len(quiet) == 3 and " ok " in quiet[1]
     after = pd.read_csv(two_steps / "results.csv")
     pd.testing.assert_frame_equal(before, after)  # finished_at included: nothing was retrained
     assert {p: p.stat().st_mtime_ns for p in (two_steps / "checkpoints").glob("*.pt")} == ckpts
@@ -214,3 +217,31 @@ def test_one_value_has_one_spelling_and_one_hash():
     hashes = {recipe_hash(load_recipe("smoke", [f"lr={v}"])) for v in ("3e-3", "0.003", "3.0e-3")}
     assert hashes == {recipe_hash(load_recipe("smoke"))}  # the shipped value, so cached rows stay valid
     assert load_recipe("smoke", ["lr=3e-3"])["lr"] == 0.003
+
+
+def test_results_files_honour_the_umask(two_steps):
+    for name in ("results.csv", "epochs.csv", "run.json"):
+        assert (two_steps / name).stat().st_mode & 0o777 == 0o666 & ~_umask(), name
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_an_unwritable_output_is_one_sentence(tmp_path, two_steps, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["report", str(two_steps), "-o", str(blocker / "report.md")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("roadmap: error: cannot write or read") and str(blocker) in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_sigterm_ends_like_ctrl_c(monkeypatch, capsys):
+    import roadmap.cli.show as show
+    monkeypatch.setattr(show, "show", lambda *a: os.kill(os.getpid(), signal.SIGTERM))
+    assert main(["show", "step0"]) == 130
+    assert "interrupted; the same command resumes" in capsys.readouterr().err
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -215,6 +215,8 @@ def validate(spec: Spec) -> None:
             bad(f"a conv op needs width 'mid' or 'out', not {op.width!r}")
         if op.kernel < 1 or op.groups < 1:
             bad("kernel and groups must be positive")
+        if op.kind in ("conv", "dwconv") and op.kernel % 2 == 0:
+            bad(f"a block conv's kernel must be odd (it keeps the feature map's size), not {op.kernel}")
         if op.kind == "attn" and op.heads < 1:
             bad("an attn op needs heads >= 1")
         if op.kind == "token_mlp" and (op.hidden > 0) == (op.ratio > 0):

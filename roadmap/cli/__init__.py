@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 
 from roadmap.errors import RoadmapError
 
@@ -51,14 +53,25 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser(argv).parse_args(argv)
+    if threading.current_thread() is threading.main_thread():  # SIGTERM (a scheduler, kill) ends like Ctrl-C
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.fn(args) or 0)
     except RoadmapError as e:
         print(f"roadmap: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("roadmap: interrupted", file=sys.stderr)
+        print("roadmap: interrupted; the same command resumes from the last finished epoch", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `roadmap show ... | head`: the reader has all it wanted
         sys.stdout = open(os.devnull, "w")
         return 0
+    except OSError as e:  # a read-only --out, a full disk: the path and the reason
+        if e.filename is None:
+            raise
+        print(f"roadmap: error: cannot write or read {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

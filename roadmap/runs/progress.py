@@ -20,6 +20,7 @@ class Progress:
         self.done, self.started = 0, time.time()
         self.variant_times: list[float] = []
         self.name, self.t0 = "", time.time()
+        self.last_line = time.time()
 
     def _overall(self) -> str:
         eta = ""
@@ -38,7 +39,13 @@ class Progress:
         self.name, self.t0 = name, time.time()
 
     def step(self, epoch: int, epochs: int, i: int, n: int, loss: float, img_s: float) -> None:
-        if self.quiet or not self.live:
+        if self.quiet:
+            return
+        if not self.live:  # a log file: a plain line at least every 30 s, so a long epoch is not silence
+            if time.time() - self.last_line >= 30:
+                self.last_line = time.time()
+                print(f"{self._overall()} {self.name} epoch {epoch + 1}/{epochs} step {i + 1}/{n} "
+                      f"loss {loss:.3f} {img_s:.0f} img/s", file=self.stream, flush=True)
             return
         frac = (epoch + (i + 1) / n) / epochs
         elapsed = time.time() - self.t0
@@ -53,6 +60,7 @@ class Progress:
             return
         print(f"{self._overall()} {self.name} epoch {epoch + 1}/{epochs} loss {metrics['train_loss']:.3f} "
               f"top1 {metrics['top1']:.2f} {metrics['img_s']:.0f} img/s", file=self.stream, flush=True)
+        self.last_line = time.time()
 
     def finish(self, text: str, trained: bool = True) -> None:
         if trained:

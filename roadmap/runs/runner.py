@@ -163,5 +163,9 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
         return 1
     if ctx.main and not cfg.quiet:
         print(f"results: {table.path}")
+    elif ctx.main:  # --quiet: only the results
+        mine = table.read()
+        mine = mine[(mine["roadmap"] == rm.name) & mine["step"].isin({s.id for _, s, _ in todo})]
+        print(mine[["step", "seed", "status", "top1"]].to_string(index=False))
     return 0
 

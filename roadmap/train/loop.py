@@ -150,6 +150,8 @@ def train(
         start, num_updates = state["epoch"], state["num_updates"]
         images_seen, train_time, history = state["images_seen"], state["train_time"], state["history"]
         sched.step_update(num_updates)
+        if progress is not None and start < recipe["epochs"]:
+            progress.say(f"resuming {progress.name} from epoch {start}/{recipe['epochs']}")
 
     eval_img_s = 0.0
     for epoch in range(start, recipe["epochs"]):
