@@ -15,7 +15,7 @@ from roadmap.cli import main
 from roadmap.errors import RoadmapError
 from roadmap.runs.lock import file_lock
 from roadmap.runs.runner import RunConfig, run
-from roadmap.runs.table import COLUMNS, EPOCH_COLUMNS
+from roadmap.runs.table import COLUMNS, EPOCH_COLUMNS, read_runs
 from roadmap.train.augment import image_transforms
 from roadmap.train.data import load_data
 from roadmap.train.loop import evaluate
@@ -67,6 +67,7 @@ def test_a_rerun_trains_nothing(two_steps, capsys):
     assert len(ckpts) == 2
     capsys.readouterr()
     assert run(cfg(two_steps)) == 0
+    assert len(read_runs(two_steps)) >= 2  # run.json keeps every invocation
     quiet = capsys.readouterr().out.splitlines()  # --quiet: the results and nothing else
     assert quiet[0].split() == ["step", "seed", "status", "top1"] and len(quiet) == 3 and " ok " in quiet[1]
     after = pd.read_csv(two_steps / "results.csv")
@@ -245,3 +246,16 @@ def test_sigterm_ends_like_ctrl_c(monkeypatch, capsys):
     assert main(["show", "step0"]) == 130
     assert "interrupted; the same command resumes" in capsys.readouterr().err
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_a_folder_trained_with_two_settings_says_so_row_by_row(two_steps, tmp_path):
+    from roadmap.present.aggregate import run_facts
+    out = tmp_path / "mixed"
+    out.mkdir()
+    (out / "results.csv").write_text((two_steps / "results.csv").read_text())
+    assert run(cfg(out, upto="step0", overrides=FAST + ["epochs=1", "lr=2e-3"])) == 0
+    df = pd.read_csv(out / "results.csv").set_index("step")
+    assert df.loc["step0", "recipe_overrides"] == "epochs=1 batch_size=50 batch_per_device=50 warmup_epochs=0 lr=0.002"
+    assert pd.isna(df.loc["step1", "recipe_overrides"]) or "epochs=3" in df.loc["step1", "recipe_overrides"]
+    facts = run_facts(df.reset_index(), {})
+    assert "(differs by row)" in str(facts["epochs"])

@@ -192,19 +192,20 @@ def of_design(table: pd.DataFrame, design: str, folder: str | Path = "the folder
     return mine
 
 
-def roadmaps_of(results: pd.DataFrame, run: dict | None = None) -> list[Roadmap]:
+def roadmaps_of(results: pd.DataFrame, runs: list[dict] | dict | None = None) -> list[Roadmap]:
     """The roadmaps named in a results table's `roadmap` column that can be loaded.
 
     The column holds a roadmap's name; one that is not shipped (your own YAML) is found through
-    run.json's `roadmap_file`.
+    the `roadmap_file` of the run.json invocation that trained it.
     """
-    run = run or {}
+    runs = [runs] if isinstance(runs, dict) else runs or []
+    files = {r.get("roadmap"): r.get("roadmap_file") for r in runs if r.get("roadmap_file")}
     names = results["roadmap"].dropna().astype(str).unique() if "roadmap" in results else []
     out = []
     for name in names:
         rm = _try_load(name)
-        if rm is None and run.get("roadmap") == name and run.get("roadmap_file"):
-            rm = _try_load(str(run["roadmap_file"]))
+        if rm is None and files.get(name):
+            rm = _try_load(str(files[name]))
         if rm is not None:
             out.append(rm)
     return out
@@ -253,9 +254,11 @@ def run_facts(table: pd.DataFrame, run: dict) -> dict:
     """What was run, from the table's columns first and run.json for the rest."""
     def pick(col, *keys):
         if col in table:
-            v = _first(table[col])
-            if v is not None:
-                return plain(v)
+            values = list(dict.fromkeys(str(plain(v)) for v in table[col].dropna() if str(v) != ""))
+            if len(values) > 1:  # rows trained differently: say so rather than print one run's value
+                return f"{' / '.join(values[:3])}{' / ...' if len(values) > 3 else ''} (differs by row)"
+            if values:
+                return plain(_first(table[col]))
         for k in keys:
             v = run.get(k)
             if isinstance(v, dict):
@@ -269,6 +272,7 @@ def run_facts(table: pd.DataFrame, run: dict) -> dict:
         "width_mult": pick("width_mult", "width_mult"), "depth_mult": pick("depth_mult", "depth_mult"),
         "epochs": pick("epochs", "epochs") if "epochs" in table or "epochs" in run else "",
         "seeds": ", ".join(map(str, seeds)) or str(run.get("seeds", "?")), "device": str(pick("device", "device")),
+        "overrides": pick("recipe_overrides") if "recipe_overrides" in table else "",
     }
 
 

@@ -22,7 +22,7 @@ from matplotlib.patheffects import withStroke
 from roadmap.arch.steps import Roadmap
 from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import as_roadmap, num, of_design, paper_rows, result_rows, roadmaps_of, run_facts
-from roadmap.runs.table import read_results, read_run
+from roadmap.runs.table import read_results, read_run, read_runs
 
 FORMATS = ("png", "svg", "pdf")
 PAPER_ROADMAPS = ("convnext-t", "convnext-b")
@@ -129,7 +129,7 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
     run = read_run(folder)
     facts = run_facts(table, run)
     path = _check_path(path if path is not None else Path("plots") / f"{folder.resolve().name}.png")
-    rms = {rm.name: rm for rm in roadmaps_of(table, run)}
+    rms = {rm.name: rm for rm in roadmaps_of(table, read_runs(folder))}
     rows = result_rows(table, list(rms.values()))
     order, regimes = _row_order(rows), list(dict.fromkeys(rows["roadmap"]))
     two = len(regimes) > 1
@@ -329,7 +329,8 @@ def _flops(gflops: float) -> str:
 
 
 def _subtitle(f: dict) -> str:
-    parts = [f["data"], f"recipe {f['recipe']}", f"res {f['res']}, width ×{f['width_mult']}, depth ×{f['depth_mult']}"]
+    recipe = f"recipe {f['recipe']}" + (f" ({f['overrides']})" if f.get("overrides") not in ("", "?", None) else "")
+    parts = [f["data"], recipe, f"res {f['res']}, width ×{f['width_mult']}, depth ×{f['depth_mult']}"]
     if f["epochs"]:
         parts.append(f"{f['epochs']} epochs")
     n = len(f["seeds"].split(", "))

@@ -22,7 +22,7 @@ from roadmap.arch.steps import Roadmap
 from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import result_rows, roadmaps_of, run_facts
 from roadmap.present.figure import DARK_GRAY, INK, _check_path, _pretty, _save, _subtitle
-from roadmap.runs.table import read_results, read_run
+from roadmap.runs.table import read_results, read_run, read_runs
 
 GREEN, RED, GREY, PATH = "#2E7D32", "#C62828", "#8A8A8A", "#5B6C8F"
 
@@ -31,7 +31,7 @@ def forest_rows(folder: str | Path, design: str) -> tuple[pd.DataFrame, pd.DataF
     """(the design's rows: reference first, then one per variant; the path design's rows by step id,
     empty when the folder has none; skipped variants -> reason; the design's roadmap)."""
     table = read_results(folder)
-    rms = {rm.name: rm for rm in roadmaps_of(table, read_run(folder))}
+    rms = {rm.name: rm for rm in roadmaps_of(table, read_runs(folder))}
     mine = [rm for name, rm in rms.items() if name.endswith(f"[{design}]")]
     if not mine:
         raise RoadmapError(f"{folder} has no {design} rows; train them with `roadmap run --design {design}`")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from roadmap.present.aggregate import of_design, result_rows, roadmaps_of
-from roadmap.runs.table import read_results, read_run
+from roadmap.runs.table import read_results, read_runs
 
 COLUMNS = ["regime", "step", "label", "adopted", "status", "n", "top1_mean", "top1_std", "top1_ci_low",
            "top1_ci_high", "parent", "delta", "delta_ci_low", "delta_ci_high", "p_improve", "resolved",
@@ -36,7 +36,7 @@ def report_table(folder: str | Path, design: str = "path") -> pd.DataFrame:
     ablation design the parent of every variant is the design's reference model.
     """
     table = of_design(read_results(folder), design, folder)
-    rows = result_rows(table, roadmaps_of(table, read_run(folder)))
+    rows = result_rows(table, roadmaps_of(table, read_runs(folder)))
     out = pd.DataFrame({
         "regime": rows["regime"], "step": rows["step"], "label": rows["label"], "adopted": rows["adopted"],
         "status": rows["status"], "n": rows["n"], "top1_mean": rows["value"], "top1_std": rows["err"],

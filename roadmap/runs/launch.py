@@ -15,7 +15,7 @@ import submitit
 from roadmap.arch.steps import load
 from roadmap.errors import RoadmapError
 from roadmap.runs.runner import RunConfig, default_out, run, variants
-from roadmap.train.data import load_data
+from roadmap.train.data import data_name
 from roadmap.train.recipe import load_recipe
 
 
@@ -40,7 +40,7 @@ def submit(cfg: RunConfig, launcher: str, partition: str | None = None, nodes: i
            timeout_min: int = 4320) -> int:
     rm = load(cfg.roadmap, cfg.design)
     recipe = load_recipe(cfg.recipe, cfg.overrides)
-    out = Path(cfg.out) if cfg.out else default_out(rm, recipe, load_data(cfg.data).name)
+    out = Path(cfg.out) if cfg.out else default_out(rm, recipe, data_name(cfg.data))
     todo = variants(rm, cfg)
     executor = submitit.AutoExecutor(folder=out / "jobs" / "%j", cluster="local" if launcher == "local" else None)
     if launcher == "slurm" and executor.cluster != "slurm":

@@ -6,6 +6,7 @@ second interactive run on the same folder is refused while the first holds it.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from contextlib import nullcontext
@@ -25,7 +26,7 @@ from roadmap.runs.lock import file_lock
 from roadmap.runs.progress import Progress
 from roadmap.runs.table import Table, write_run
 from roadmap.train import distributed
-from roadmap.train.data import load_data
+from roadmap.train.data import data_name, load_data
 from roadmap.train.loop import TrainingFailed, pipeline, train
 from roadmap.train.precision import precision
 from roadmap.train.recipe import drop_path_rate, load_recipe, recipe_hash
@@ -47,9 +48,9 @@ class RunConfig:
     quiet: bool = False
 
 
-def default_out(rm: Roadmap, recipe: dict, data_name: str) -> Path:
+def default_out(rm: Roadmap, recipe: dict, dataset: str) -> Path:
     # every design of a roadmap shares one folder, so each network trains once
-    return Path("results") / f"{rm.name.partition('[')[0]}-{data_name}-{recipe['name']}"
+    return Path("results") / f"{rm.name.partition('[')[0]}-{dataset}-{recipe['name']}"
 
 
 def git_commit() -> str:
@@ -62,7 +63,8 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _row(rm: Roadmap, step: Step, order: int, seed: int, spec, recipe: dict, data, res: int) -> dict:
+def _row(rm: Roadmap, step: Step, order: int, seed: int, spec, recipe: dict, data, res: int,
+         overrides: str = "") -> dict:
     c = complexity(spec, num_classes=data.num_classes, res=res)
     return {
         "roadmap": rm.name, "regime": rm.regime, "step": step.id, "label": step.label, "group": step.group or "",
@@ -75,6 +77,7 @@ def _row(rm: Roadmap, step: Step, order: int, seed: int, spec, recipe: dict, dat
         "git_commit": git_commit(),
         # how it trains, known before it trains: part of the cache key (see roadmap.runs.table)
         "precision": precision(bool(recipe["amp"]), distributed.context().device), "pipeline": pipeline(data, recipe),
+        "recipe_overrides": overrides,  # what --set changed, canonical: the row says what trained it
     }
 
 
@@ -95,18 +98,21 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
     rm = load(cfg.roadmap, cfg.design)
     recipe = load_recipe(cfg.recipe, cfg.overrides)
     todo = variants(rm, cfg)
-    data = load_data(cfg.data)
-    out = Path(cfg.out) if cfg.out else default_out(rm, recipe, data.name)
+    keys = dict.fromkeys(item.partition("=")[0].strip() for item in cfg.overrides)
+    overrides = " ".join(f"{k}={json.dumps(recipe[k])}" for k in keys)
+    out = Path(cfg.out) if cfg.out else default_out(rm, recipe, data_name(cfg.data))
     ctx = distributed.context()
-    res = recipe["res"] or data.image_size
     table = Table(out)
     folder_lock = file_lock(out / ".run.lock", False,
                             f"results folder {out} is in use by another roadmap run ({{holder}}); wait for it "
                             "to finish or choose another --out") if (hold_folder and ctx.main) else nullcontext()
     failed = 0
-    with folder_lock:
+    with folder_lock:  # taken before the data loads: a busy folder is refused at once
         if ctx.main:
             table.read()  # refuse a folder that holds something else before training anything
+        data = load_data(cfg.data)
+        res = recipe["res"] or data.image_size
+        if ctx.main:
             write_run(out, {
                 "roadmap": rm.name, "roadmap_file": cfg.roadmap if cfg.design == "path" else f"{cfg.roadmap}[{cfg.design}]", "title": rm.title, "regime": rm.regime,
                 "recipe": recipe, "data": cfg.data, "data_name": data.name, "num_classes": data.num_classes,
@@ -119,7 +125,7 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
             progress.say(f"{vid}: not built: {why}")
         for order, step, seed in todo:
             spec = scale_spec(step.spec, recipe["scale_width"], recipe["scale_depth"], recipe["stem_stride"])
-            row = _row(rm, step, order, seed, spec, recipe, data, res)
+            row = _row(rm, step, order, seed, spec, recipe, data, res, overrides)
             name = f"{step.id} seed {seed}"
             progress.start(name)
             ckpt = out / "checkpoints" / f"{step.id}-seed{seed}-{spec.hash}-{row['recipe_hash']}.pt"

@@ -23,7 +23,7 @@ COLUMNS = [
     "train_time_s", "train_img_s", "eval_img_s", "peak_mem_mb", "device", "precision", "pipeline", "torch",
     "timm", "git_commit",
     "spec_hash", "recipe_hash", "data_fingerprint", "recipe", "data", "width_mult", "depth_mult",
-    "paper_top1", "paper_std", "paper_gflops", "finished_at", "cached_from",
+    "paper_top1", "paper_std", "paper_gflops", "finished_at", "cached_from", "recipe_overrides",
 ]
 EPOCH_COLUMNS = ["roadmap", "step", "seed", "epoch", "train_loss", "val_loss", "top1", "top5", "lr", "img_s", "time_s"]
 # a (spec, recipe, data, resolution, precision, batch pipeline) with a finished row for its
@@ -73,13 +73,26 @@ def read_results(folder: str | Path) -> pd.DataFrame:
     return df
 
 
-def read_run(folder: str | Path) -> dict:
+def read_runs(folder: str | Path) -> list[dict]:
+    """Every invocation recorded in run.json, oldest first (a file from before the list: its one run)."""
     path = Path(folder) / "run.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    try:
+        data = json.loads(path.read_text()) if path.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RoadmapError(f"{path} is not a run record (JSON); move it away") from None
+    return data.get("invocations", [data] if data else []) if isinstance(data, dict) else []
+
+
+def read_run(folder: str | Path) -> dict:
+    """The latest invocation."""
+    runs = read_runs(folder)
+    return runs[-1] if runs else {}
 
 
 def write_run(folder: Path, run: dict) -> None:
-    atomic_write_text(folder / "run.json", json.dumps(run, indent=1, default=str))
+    """Append an invocation: a folder trained with different settings keeps them all."""
+    runs = read_runs(folder) + [json.loads(json.dumps(run, default=str))]
+    atomic_write_text(folder / "run.json", json.dumps({"invocations": runs}, indent=1))
 
 
 def write_table(df: pd.DataFrame, path: Path, columns: list[str]) -> None:

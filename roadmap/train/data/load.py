@@ -50,6 +50,18 @@ def load_data(source: str | os.PathLike) -> DataSplits:
                        f"a CIFAR python folder or a folder of .npz files (train.npz, val.npz)")
 
 
+def data_name(source: str | os.PathLike) -> str:
+    """The name load_data(source) gives its splits, found without reading any image (the runner
+    names and locks its results folder before the data loads)."""
+    if str(source) == EMBEDDED or str(source).startswith(EMBEDDED + ":"):
+        return EMBEDDED
+    root = Path(source).expanduser()
+    if not root.is_dir():
+        return root.name
+    cifar = find_cifar(root)
+    return cifar[0] if cifar is not None and not looks_like_folder_tree(root) else root.resolve().name
+
+
 def load_embedded(n_train_per_class: int = 500) -> DataSplits:
     x_train, y_train, x_val, y_val, classes = make_embedded(n_train_per_class)
     return DataSplits(
