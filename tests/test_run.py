@@ -259,3 +259,24 @@ def test_a_folder_trained_with_two_settings_says_so_row_by_row(two_steps, tmp_pa
     assert pd.isna(df.loc["step1", "recipe_overrides"]) or "epochs=3" in df.loc["step1", "recipe_overrides"]
     facts = run_facts(df.reset_index(), {})
     assert "(differs by row)" in str(facts["epochs"])
+
+
+@pytest.mark.parametrize("column,value,message", [
+    ("top1", "abc", "top1 'abc' is not an accuracy"),
+    ("seed", "x", "seed 'x' is not a seed"),
+    ("status", "done", "status 'done' is not one of ok, failed"),
+])
+def test_a_hand_edited_table_is_refused_by_line_and_left_alone(two_steps, tmp_path, column, value, message,
+                                                                capsys):
+    out = tmp_path / "edited"
+    out.mkdir()
+    df = pd.read_csv(two_steps / "results.csv")
+    df[column] = df[column].astype(object)
+    df.loc[1, column] = value
+    df.to_csv(out / "results.csv", index=False)
+    before = (out / "results.csv").read_bytes()
+    assert main(["report", str(out)]) == 2
+    assert f"results.csv, line 3: {message}" in capsys.readouterr().err
+    with pytest.raises(RoadmapError, match="line 3"):
+        run(cfg(out))
+    assert (out / "results.csv").read_bytes() == before

@@ -56,7 +56,29 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise RoadmapError(f"{path} is not a results table ({str(e).strip().splitlines()[0]})") from None
     if not {"step", "seed", "status", "spec_hash"} <= set(df.columns):
         raise RoadmapError(f"{path} is not a roadmap results table (it lacks step, seed, status and spec_hash)")
+    _validate(df, path)
     return df
+
+
+STATUSES = ("ok", "failed")
+
+
+def _validate(df: pd.DataFrame, path: Path) -> None:
+    """Every row as the runner writes it; a hand-edited cell is named by its line (the header is line 1)."""
+    def bad(i, col, what):
+        raise RoadmapError(f"{path}, line {i + 2}: {col} {df[col].iloc[i]!r} {what}; fix or remove that line")
+
+    seed = pd.to_numeric(df["seed"], errors="coerce")
+    top1 = pd.to_numeric(df["top1"], errors="coerce") if "top1" in df else pd.Series(0.0, index=df.index)
+    for i in range(len(df)):
+        if not (seed.iloc[i] >= 0 and float(seed.iloc[i]).is_integer()):
+            bad(i, "seed", "is not a seed (a whole number from 0)")
+        if df["status"].iloc[i] not in STATUSES:
+            bad(i, "status", f"is not one of {', '.join(STATUSES)}")
+        if df["status"].iloc[i] == "ok" and not 0 <= top1.iloc[i] <= 100:
+            bad(i, "top1", "is not an accuracy in % for a finished row")
+        if not isinstance(df["step"].iloc[i], str) or not df["step"].iloc[i]:
+            bad(i, "step", "is not a step id")
 
 
 def read_results(folder: str | Path) -> pd.DataFrame:
