@@ -194,6 +194,7 @@ def validate(spec: Spec) -> None:
     def bad(msg):
         raise RoadmapError(f"spec {spec.name!r}: {msg}")
 
+    _validate_types(spec, bad)
     if len(spec.depths) != len(spec.widths) or not spec.depths:
         bad(f"depths {list(spec.depths)} and widths {list(spec.widths)} must be non-empty and of equal length")
     if any(d < 1 for d in spec.depths) or any(w < 1 for w in spec.widths):
@@ -235,6 +236,35 @@ def validate(spec: Spec) -> None:
         bad("the block's last conv must produce 'out' channels")
     if spec.downsample == "block" and len(spec.depths) > 1 and sum(op.stride for op in spec.block.ops) != 1:
         bad("with in-block downsampling exactly one block op must carry the stride")
+
+
+def _validate_types(spec: Spec, bad) -> None:
+    """Every field of the right type: a spec comes from YAML a person wrote."""
+    def whole(x):
+        return isinstance(x, int) and not isinstance(x, bool)
+
+    def number(x):
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    st, b = spec.stem, spec.block
+    if not all(whole(v) and v >= 1 for v in (st.kernel, st.stride, st.width)):
+        bad(f"the stem's kernel, stride and width must be whole numbers from 1, not {st.kernel}, {st.stride}, "
+            f"{st.width}")
+    if not all(isinstance(v, bool) for v in (st.norm, st.act, st.pool, st.act_first, b.act_after_add,
+                                                 spec.head_norm, spec.cls_token, spec.pos_embed, spec.final_norm)):
+        bad("the stem's norm / act / pool / act_first, act_after_add, head_norm, cls_token, pos_embed and "
+            "final_norm must be true or false")
+    if not all(whole(v) for v in (*spec.depths, *spec.widths)):
+        bad(f"depths {list(spec.depths)} and widths {list(spec.widths)} must be whole numbers")
+    if not (number(b.mid_ratio) and b.mid_ratio > 0):
+        bad(f"the block's mid_ratio must be a positive number, not {b.mid_ratio!r}")
+    if b.layer_scale is not None and not (number(b.layer_scale) and b.layer_scale > 0):
+        bad(f"layer_scale must be a positive number or null, not {b.layer_scale!r}")
+    for op in b.ops:
+        if not all(whole(v) for v in (op.kernel, op.groups, op.heads, op.hidden)) or not number(op.ratio) \
+                or not isinstance(op.stride, bool) or op.hidden < 0 or op.ratio < 0:
+            bad(f"op {op.kind}: kernel, groups, heads and hidden must be whole numbers, ratio a number from 0 "
+                "and stride true or false")
 
 
 def _validate_segments(spec: Spec, bad) -> None:

@@ -104,7 +104,7 @@ def train(
     accum = recipe["batch_size"] // (per_device * world)
     if len(data.train) < recipe["batch_size"]:
         raise RoadmapError(f"data {data.name}: {len(data.train)} training images, fewer than one batch of "
-                           f"{recipe['batch_size']} (lower it with --set batch_size=...)")
+                           f"{recipe['batch_size']} (lower both: --set batch_size=N --set batch_per_device=N)")
 
     _seed_all(seed)  # the same initial weights on every rank and every resume
     model = make_model().to(device)

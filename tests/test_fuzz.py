@@ -1,0 +1,88 @@
+"""A few hundred generated bad inputs, in-process: one sentence, exit 2, and nothing already there changes."""
+from __future__ import annotations
+
+import random
+
+import pandas as pd
+import pytest
+import yaml
+
+from roadmap.cli import main
+from roadmap.runs.table import COLUMNS
+from roadmap.train.recipe import SCHEMA
+
+JUNK = ["abc", "-1", "[1, 2, 3]", "{a: 1}", "1e999", "nan", "", "null", "true", "0", "[", "3.5.1", "∞"]
+# values no setting accepts, whatever its type: wrong shapes, impossible ranges, text that is no number
+WRONG = {key: ["abc", "{a: x}", "[", "-5"] for key in SCHEMA}
+
+
+def _check(capsys, argv, files):
+    before = {p: p.read_bytes() for p in files}
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, (argv, code, err)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and err.startswith("roadmap: error: "), err
+    assert {p: p.read_bytes() for p in files} == before
+
+
+def test_bad_recipe_settings(capsys):
+    rng = random.Random(0)
+    cases = [(k, v) for k, vs in WRONG.items() for v in vs]
+    cases += [(f"{rng.choice(list(SCHEMA))}x", rng.choice(JUNK)) for _ in range(40)]  # unknown keys
+    for key, value in cases:
+        _check(capsys, ["recipe", "smoke", "--set", f"{key}={value}"], [])
+    assert len(cases) > 150
+
+
+def test_mutated_roadmap_files(tmp_path, capsys, repo):
+    rng = random.Random(1)
+    good = yaml.safe_load((repo / "examples" / "kernel9-width128.yaml").read_text())
+    mutations = [
+        lambda d: d.pop("base"),
+        lambda d: d.update(base=rng.choice(["resnet51", "", 3, None])),
+        lambda d: d.update(steps=rng.choice([[], "steps", {"id": 1}])),
+        lambda d: d["steps"].append({"id": d["steps"][0]["id"]}),
+        lambda d: d["steps"][1].update(colour="red"),
+        lambda d: d["steps"][1].update(transforms=[rng.choice(["frobnicate", "depthwise2", 7])]),
+        lambda d: d["steps"][2].update(transforms=[{"invert_bottleneck": {"ratio": rng.choice(["x", [1]])}}]),
+        lambda d: d["steps"][3].update(transforms=[{"kernel": {"size": rng.choice([0, -3, 4, 8, "k"])}}]),
+        lambda d: d["steps"][3].update(transforms=[{"kernel": {"sz": 9}}]),
+        lambda d: d["steps"][1].update(transforms=[{"width": {"base": rng.choice([0, -8, "w"])}}]),
+        lambda d: d["steps"][1].update(transforms=["depthwise", "depthwise"]),
+        lambda d: d["steps"][4].update(transforms=[{"norm": {"kind": rng.choice(["gn", 1, None])}}]),
+        lambda d: d["steps"][4].update(transforms=[{"activation": {"act": rng.choice(["swish", 0])}}]),
+        lambda d: d["steps"][1].update(transforms=[{"stage_ratio": {"depths": rng.choice([[3, 3], [0, 1, 1, 1]])}}]),
+    ]
+    path = tmp_path / "mine.yaml"
+    for k in range(70):
+        d = yaml.safe_load(yaml.safe_dump(good))
+        rng.choice(mutations)(d)
+        path.write_text(yaml.safe_dump(d) if k % 10 else yaml.safe_dump(d)[:-7] + ": [")  # some are broken YAML
+        try:
+            _check(capsys, ["show", "step0", "--roadmap", str(path)], [path])
+        except AssertionError:
+            raise AssertionError(path.read_text()) from None
+
+
+def test_corrupted_results_tables(tmp_path, capsys):
+    rows = [dict.fromkeys(COLUMNS) | {"roadmap": "convnext-t", "step": s, "seed": k, "status": "ok", "top1": 40.0 + k}
+            for s in ("step0", "step1") for k in (0, 1)]
+    clean = pd.DataFrame(rows, columns=COLUMNS).to_csv(index=False)
+    rng = random.Random(2)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    table = folder / "results.csv"
+    for _ in range(60):
+        df = pd.read_csv(pd.io.common.StringIO(clean)).astype(object)
+        df.loc[rng.randrange(len(df)), rng.choice(["seed", "status", "top1", "step"])] = rng.choice(
+            ["abc", "-1", "1.5", "", "done", "101"])
+        text = df.to_csv(index=False)
+        if rng.random() < 0.2:
+            text = text[: rng.randrange(len(text))] + '"'  # a cut-off file
+        table.write_text(text)
+        code = main(["report", str(folder)])
+        err = capsys.readouterr().err
+        if code == 0:  # the edit happened to leave a valid row (e.g. an empty step of a failed run)
+            continue
+        assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert table.read_text() == text
