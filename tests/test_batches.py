@@ -124,3 +124,14 @@ def test_depthwise_convs_run_in_fp32_under_autocast_and_keys_stay():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert conv(x).dtype == torch.float32 and dense(x).dtype == torch.bfloat16
     assert math.isfinite(model(x).sum().item())
+    import copy
+    import pickle
+    again = pickle.loads(pickle.dumps(model))  # checkpoints of whole models, EMA copies
+    assert type(again[0]).__name__ == "Fp32Conv2d" and type(copy.deepcopy(model)[0]) is type(model[0])
+
+
+def test_a_tiny_crop_is_one_pixel_not_nan():
+    top, left, ch, cw = crop_boxes(64, 32, 32, (1e-4, 1e-3), RATIO, torch.Generator().manual_seed(0))
+    assert (ch >= 1).all() and (cw >= 1).all()
+    out = crop_resize(torch.from_numpy(_split(64).x), top, left, ch, cw, torch.zeros(64, dtype=torch.bool), 8)
+    assert torch.isfinite(out).all()

@@ -280,3 +280,13 @@ def test_a_hand_edited_table_is_refused_by_line_and_left_alone(two_steps, tmp_pa
     with pytest.raises(RoadmapError, match="line 3"):
         run(cfg(out))
     assert (out / "results.csv").read_bytes() == before
+
+
+def test_a_checkpoint_is_never_resumed_for_other_data(tmp_path):
+    """Both are 'embedded' and share a folder; the second must train on its own 100 images."""
+    small = FAST + ["epochs=1", "batch_size=20", "batch_per_device=20"]
+    assert run(cfg(tmp_path, upto="step0", overrides=small, data="embedded:20")) == 0
+    assert run(cfg(tmp_path, upto="step0", overrides=small, data="embedded:10")) == 0
+    df = pd.read_csv(tmp_path / "results.csv")
+    assert len(df) == 1 and df["images_seen"].item() == 100  # the row of the last run, from its own data
+    assert len(list((tmp_path / "checkpoints").glob("*.pt"))) == 2

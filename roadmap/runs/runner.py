@@ -24,7 +24,7 @@ from roadmap.arch.steps import Roadmap, Step, load
 from roadmap.errors import RoadmapError
 from roadmap.runs.lock import file_lock
 from roadmap.runs.progress import Progress
-from roadmap.runs.table import Table, write_run
+from roadmap.runs.table import Table, run_key, write_run
 from roadmap.train import distributed
 from roadmap.train.data import data_name, load_data
 from roadmap.train.loop import TrainingFailed, pipeline, train
@@ -78,6 +78,7 @@ def _row(rm: Roadmap, step: Step, order: int, seed: int, spec, recipe: dict, dat
         # how it trains, known before it trains: part of the cache key (see roadmap.runs.table)
         "precision": precision(bool(recipe["amp"]), distributed.context().device), "pipeline": pipeline(data, recipe),
         "recipe_overrides": overrides,  # what --set changed, canonical: the row says what trained it
+        "drop_path": drop_path_rate(recipe, rm.regime),  # the regime picks it: part of the cache key
     }
 
 
@@ -128,7 +129,7 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
             row = _row(rm, step, order, seed, spec, recipe, data, res, overrides)
             name = f"{step.id} seed {seed}"
             progress.start(name)
-            ckpt = out / "checkpoints" / f"{step.id}-seed{seed}-{spec.hash}-{row['recipe_hash']}.pt"
+            ckpt = out / "checkpoints" / f"{step.id}-seed{seed}-{run_key(row)}.pt"
             hit = distributed.broadcast_object(table.find(row) if ctx.main and not cfg.force else None)
             if hit is not None:
                 if (hit["roadmap"], hit["step"]) == (row["roadmap"], row["step"]):

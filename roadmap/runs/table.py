@@ -7,6 +7,7 @@ results/NAME/
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -23,12 +24,12 @@ COLUMNS = [
     "train_time_s", "train_img_s", "eval_img_s", "peak_mem_mb", "device", "precision", "pipeline", "torch",
     "timm", "git_commit",
     "spec_hash", "recipe_hash", "data_fingerprint", "recipe", "data", "width_mult", "depth_mult",
-    "paper_top1", "paper_std", "paper_gflops", "finished_at", "cached_from", "recipe_overrides",
+    "paper_top1", "paper_std", "paper_gflops", "finished_at", "cached_from", "recipe_overrides", "drop_path",
 ]
 EPOCH_COLUMNS = ["roadmap", "step", "seed", "epoch", "train_loss", "val_loss", "top1", "top5", "lr", "img_s", "time_s"]
 # a (spec, recipe, data, resolution, precision, batch pipeline) with a finished row for its
 # (roadmap, step, seed) is not trained again; rows written before a column existed do not match
-CACHE_KEY = ("spec_hash", "recipe_hash", "data_fingerprint", "res", "precision", "pipeline")
+CACHE_KEY = ("spec_hash", "recipe_hash", "data_fingerprint", "res", "precision", "pipeline", "drop_path")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -47,9 +48,18 @@ def _umask() -> int:
     return mask
 
 
+HASHES = {"spec_hash": str, "recipe_hash": str, "data_fingerprint": str}  # "123e45" is no number
+
+
+def run_key(row: dict) -> str:
+    """One name for everything that makes a result: checkpoints are named by it, so a checkpoint is
+    never resumed for other data, precision or drop path."""
+    return hashlib.sha256("|".join(str(row[k]) for k in CACHE_KEY).encode()).hexdigest()[:12]
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     try:
-        df = pd.read_csv(path)
+        df = pd.read_csv(path, dtype=HASHES)
     except pd.errors.EmptyDataError:
         raise RoadmapError(f"{path} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e:

@@ -142,7 +142,8 @@ def crop_boxes(n: int, h: int, w: int, scale: tuple[float, float], ratio: tuple[
     """
     area = torch.empty(n, TRIES).uniform_(*scale, generator=gen) * (h * w)
     ar = torch.exp(torch.empty(n, TRIES).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=gen))
-    cw, ch = torch.round(torch.sqrt(area * ar)), torch.round(torch.sqrt(area / ar))
+    # at least one pixel: a tiny `scale` can round to none (PIL crops one pixel there too)
+    cw, ch = torch.round(torch.sqrt(area * ar)).clamp(min=1), torch.round(torch.sqrt(area / ar)).clamp(min=1)
     fits = (cw <= w) & (ch <= h)
     first = fits.int().argmax(1)
     rows = torch.arange(n)

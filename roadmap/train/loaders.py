@@ -22,9 +22,10 @@ class PerSampleBatches:
         if train:
             self.sampler = DistributedSampler(split, world, rank, shuffle=True, drop_last=True) \
                 if world > 1 else RandomSampler(split, generator=self.sampler_gen)
+            # not persistent: workers take their seeds from loader_gen when an epoch starts, so a resumed
+            # epoch repeats the uninterrupted one
             self.loader = DataLoader(split, batch_size=batch_size, sampler=self.sampler, drop_last=True,
-                                     num_workers=workers, pin_memory=pin, persistent_workers=workers > 0,
-                                     generator=self.loader_gen)
+                                     num_workers=workers, pin_memory=pin, generator=self.loader_gen)
         else:
             self.sampler = None
             self.loader = DataLoader(Subset(split, range(rank, len(split), world)), batch_size=batch_size,

@@ -26,14 +26,18 @@ def precision(amp: bool, device: torch.device) -> str:
     return "bf16 except depthwise" if device.type == "cpu" and cpu_has_bf16() else "fp32"
 
 
-def _fp32_forward(self: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    with torch.autocast(x.device.type, enabled=False):
-        return type(self).forward(self, x.float())
+class Fp32Conv2d(nn.Conv2d):
+    """A conv that runs in fp32 inside an autocast region (same parameters, same state-dict keys)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x.float())
 
 
 def keep_depthwise_fp32(model: nn.Module) -> nn.Module:
-    """Run every depthwise conv of `model` in fp32 under autocast (state-dict keys unchanged)."""
+    """Run every depthwise conv of `model` in fp32 under autocast. The class is swapped in place, so the
+    model still pickles, deep-copies (EMA) and loads its checkpoints."""
     for m in model.modules():
-        if isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels:
-            m.forward = _fp32_forward.__get__(m)
+        if type(m) is nn.Conv2d and m.groups > 1 and m.groups == m.in_channels:
+            m.__class__ = Fp32Conv2d
     return model
