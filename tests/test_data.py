@@ -318,3 +318,12 @@ def test_real_tinyimagenet50_npz():
     assert x.shape == (2500, 64, 64, 3) and classes[0] == "n02124075" and len(classes) == 50
     assert np.bincount(y).tolist() == [50] * 50
     assert _counts(SHARED_DATA / "tinyimagenet50" / "train.npz") == (25000, [500] * 50)
+
+
+def test_a_broken_validation_image_is_found_before_training(tmp_path):
+    root = _tree(tmp_path / "t")
+    bad = root / "val" / "cat" / "broken.jpg"
+    bad.write_bytes(b"this is not a jpeg")
+    with pytest.raises(RoadmapError, match="cannot read image") as e:
+        load_data(root)  # headers of val images are opened when the data loads, not after epoch 1
+    assert str(bad) in str(e.value)

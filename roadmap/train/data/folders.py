@@ -44,6 +44,7 @@ def load_folder_tree(root: Path) -> DataSplits:
     if train.classes != val.classes:
         raise RoadmapError(f"train/ and val/ of {root} have different class folders "
                            f"({_class_difference(train.classes, val.classes)})")
+    _check_headers(val)  # a broken val image would otherwise surface only after the first epoch
     files = [p for p, _ in train.samples] + [p for p, _ in val.samples]
     return DataSplits(train=train, val=val, num_classes=len(train.classes),
                       classes=list(train.classes), image_size=_probe_size(train),
@@ -101,6 +102,16 @@ def _class_difference(train: list[str], val: list[str], shown: int = 5) -> str:
             more = f" and {len(names) - shown} more" if len(names) > shown else ""
             parts.append(f"{label}: {', '.join(names[:shown])}{more}")
     return "; ".join(parts)
+
+
+def _check_headers(split: ImageFolder) -> None:
+    """Open every image's header (not its pixels): a file that is no image is one sentence now."""
+    for path, _ in split.samples:
+        try:
+            with Image.open(path):
+                pass
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            raise RoadmapError(f"cannot read image {path}: {e}") from None
 
 
 def _probe_size(split: ImageFolder) -> int:
