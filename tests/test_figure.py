@@ -221,3 +221,15 @@ def test_roadmap_steps_marks_the_papers_resolved_gains():
     t = steps_table(load("convnext-t")).set_index("id")
     assert t.loc["step2", "paper_gain"] == 0.15 and t.loc["step2", "resolved"] is False
     assert t.loc["step7", "resolved"] is True and t.loc["step0", "resolved"] is None
+
+
+def test_unrelated_roadmaps_in_one_folder_get_a_figure_each(tmp_path, monkeypatch, capsys):
+    folder = write_results(tmp_path / "two")
+    df = pd.read_csv(folder / "results.csv")
+    iso = df.iloc[:2].assign(roadmap="isotropic", step=["step0", "step1"])
+    pd.concat([df, iso]).to_csv(folder / "results.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "--results", str(folder)]) == 0
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["two-convnext-t.png", "two-isotropic.png"]
+    assert main(["plot", "--results", str(folder), "-o", "x.png"]) == 2
+    assert "need 2 figures" in capsys.readouterr().err

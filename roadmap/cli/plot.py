@@ -44,6 +44,16 @@ def plot(a) -> int:
         from roadmap.present.forest import draw_forest
         path = draw_forest(a.results, a.design, a.out, dpi=a.dpi)
     else:
-        path = draw_results(a.results, a.out or Path("plots") / f"{Path(a.results).resolve().name}.png", dpi=a.dpi)
+        from roadmap.present.figure import figure_groups
+        groups = figure_groups(a.results)
+        stem = Path("plots") / Path(a.results).resolve().name
+        if len(groups) > 1 and a.out:
+            from roadmap.errors import RoadmapError
+            raise RoadmapError(f"{a.results} holds roadmaps that need {len(groups)} figures "
+                               f"({'; '.join(' + '.join(g) for g in groups)}); leave out -o to write one each")
+        for group in groups:
+            out = a.out or (f"{stem}.png" if len(groups) == 1 else f"{stem}-{group[0]}.png")
+            print(f"wrote {draw_results(a.results, out, dpi=a.dpi, roadmaps=group)}")
+        return 0
     print(f"wrote {path}")
     return 0

@@ -122,10 +122,15 @@ def draw_paper(path: str | Path, roadmaps: Sequence[Roadmap | str] = PAPER_ROADM
     return _save(fig, path, dpi)
 
 
-def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 170) -> Path:
-    """A reproduced run in Figure 2's style: mean top-1 per step, seed spread, the paper's value beside it."""
+def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 170,
+                 roadmaps: list[str] | None = None) -> Path:
+    """A reproduced run in Figure 2's style: mean top-1 per step, seed spread, the paper's value beside it.
+
+    `roadmaps`: the names of the roadmaps to draw (default: every one in the folder)."""
     folder = Path(folder)
     table = of_design(read_results(folder), "path", folder)
+    if roadmaps is not None:
+        table = table[table["roadmap"].isin(roadmaps)]
     run = read_run(folder)
     facts = run_facts(table, run)
     path = _check_path(path if path is not None else Path("plots") / f"{folder.resolve().name}.png")
@@ -217,6 +222,25 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
     fig.text(0.5, 1 - 0.6 / fig.get_figheight(), _subtitle(facts), ha="center", va="center",
              fontsize=9.5, color="#444444")
     return _save(fig, path, dpi)
+
+
+def figure_groups(folder: str | Path) -> list[list[str]]:
+    """Which roadmaps of a folder share a figure: regimes of one roadmap (the same step ids, like
+    ResNet-50 -> ConvNeXt-T and ResNet-200 -> ConvNeXt-B) are drawn together, as in the paper; any
+    other roadmap gets a figure of its own, so labels and bars stay aligned."""
+    table = of_design(read_results(folder), "path", folder)
+    rms = {rm.name: rm for rm in roadmaps_of(table, read_runs(folder))}
+    names = list(dict.fromkeys(table["roadmap"].dropna().astype(str)))
+    groups: list[list[str]] = []
+    for name in names:
+        ids = rms[name].ids if name in rms else None
+        for g in groups:
+            if ids is not None and g[0] in rms and rms[g[0]].ids == ids and len(g) < 2:
+                g.append(name)
+                break
+        else:
+            groups.append([name])
+    return groups
 
 
 def _frame(rows: pd.DataFrame, order: list[str], right_in: float, header: float, row_h: float = 0.46,
