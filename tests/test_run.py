@@ -153,7 +153,9 @@ def test_a_nan_loss_marks_the_variant_failed_and_the_run_goes_on(tmp_path):
     assert (df["status"] == "failed").all() and df["error"].str.contains("loss became").all()
 
 
-def test_a_second_run_on_the_same_folder_is_refused(tmp_path):
+def test_a_second_run_on_the_same_folder_is_refused_before_the_data_loads(tmp_path, monkeypatch):
+    import roadmap.runs.runner as runner
+    monkeypatch.setattr(runner, "load_data", lambda *a: pytest.fail("data loaded for a busy folder"))
     with file_lock(tmp_path / ".run.lock", False, "busy"):
         with pytest.raises(RoadmapError, match="is in use by another roadmap run"):
             run(cfg(tmp_path))
@@ -290,3 +292,24 @@ def test_a_checkpoint_is_never_resumed_for_other_data(tmp_path):
     df = pd.read_csv(tmp_path / "results.csv")
     assert len(df) == 1 and df["images_seen"].item() == 100  # the row of the last run, from its own data
     assert len(list((tmp_path / "checkpoints").glob("*.pt"))) == 2
+
+
+def test_too_little_data_for_a_batch_names_both_settings(tmp_path):
+    with pytest.raises(RoadmapError, match="--set batch_size=N --set batch_per_device=N"):
+        run(cfg(tmp_path, upto="step0", data="embedded:2"))
+
+
+def test_a_log_without_a_terminal_hears_from_a_long_epoch_every_30_s(monkeypatch):
+    import io
+
+    from roadmap.runs import progress as progress_module
+    clock = [1000.0]
+    monkeypatch.setattr(progress_module.time, "time", lambda: clock[0])
+    log = io.StringIO()
+    p = progress_module.Progress(1, stream=log)
+    p.start("step0 seed 0")
+    for i in range(10):  # ten progress calls, 10 s apart: a line at 30, 60 and 90 s
+        clock[0] += 10
+        p.step(0, 6, i, 100, 1.5, 900.0)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 3 and all("step0 seed 0 epoch 1/6 step" in line for line in lines)
