@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from roadmap.errors import RoadmapError
 
@@ -71,6 +72,17 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"roadmap: error: cannot write or read {e.filename}: {e.strerror}", file=sys.stderr)
         return 2
+
+
+def emit(text: str, out: str | None) -> int:
+    """A command's table: to the file given with -o (its folder made), else to standard output."""
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text)
+        print(f"wrote {out}")
+    else:
+        print(text, end="")
+    return 0
 
 
 def _interrupt(signum, frame):

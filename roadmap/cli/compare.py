@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from pathlib import Path
+
+from roadmap.cli import emit
 
 EXAMPLES = """examples:
   roadmap compare results/smoke-a results/smoke-b        # every step both folders finished, B - A
@@ -36,10 +37,4 @@ def compare(a) -> int:
 
     df = compare_steps(a.results, a.a, a.b, a.roadmap) if a.results else compare_folders(a.a, a.b, a.roadmap)
     text = to_markdown(df) if a.format == "md" else df.to_csv(index=False, float_format="%.4g")
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(text)
-        print(f"wrote {a.out}")
-    else:
-        print(text, end="")
-    return 0
+    return emit(text, a.out)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from pathlib import Path
+
+from roadmap.cli import emit
 
 EXAMPLES = """examples:
   roadmap report results/smoke                  # Markdown, ready to paste
@@ -34,10 +35,4 @@ def report(a) -> int:
     from roadmap.present.report import report_table, to_csv, to_markdown  # pandas only when asked
     df = report_table(a.folder, a.design)
     text = to_markdown(df) if a.format == "md" else to_csv(df)
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(text)
-        print(f"wrote {a.out}")
-    else:
-        print(text, end="")
-    return 0
+    return emit(text, a.out)
