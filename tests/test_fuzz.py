@@ -4,7 +4,6 @@ from __future__ import annotations
 import random
 
 import pandas as pd
-import pytest
 import yaml
 
 from roadmap.cli import main

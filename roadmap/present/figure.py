@@ -52,7 +52,7 @@ def _palette(rows: pd.DataFrame) -> dict:
 
 def draw_paper(path: str | Path, roadmaps: Sequence[Roadmap | str] = PAPER_ROADMAPS, dpi: int = 170) -> Path:
     """Figure 2 from the paper's numbers: first roadmap in colour, the second as gray bars behind it."""
-    path = _check_path(path)
+    path = check_path(path)
     rms = [as_roadmap(r) for r in roadmaps]
     rows = paper_rows(rms)
     order, regimes = _row_order(rows), list(dict.fromkeys(rows["roadmap"]))
@@ -107,19 +107,19 @@ def draw_paper(path: str | Path, roadmaps: Sequence[Roadmap | str] = PAPER_ROADM
                 bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="none"), zorder=6)
 
     ax.set_xlabel("ImageNet-1K top-1 accuracy (%)", fontsize=10)
-    handles = [_colour_handle(f"{_pretty(rms[0].title)} (Table 10, 3 seeds)")]
+    handles = [_colour_handle(f"{pretty(rms[0].title)} (Table 10, 3 seeds)")]
     if len(rms) > 1:
-        handles.append(Patch(facecolor=GRAY, edgecolor="#A8A8A8", label=f"{_pretty(rms[1].title)} (Table 11)"))
+        handles.append(Patch(facecolor=GRAY, edgecolor="#A8A8A8", label=f"{pretty(rms[1].title)} (Table 11)"))
     handles += [Patch(facecolor="white", edgecolor=DARK_GRAY, hatch="////", label="not adopted"),
                 Line2D([], [], color=INK, linestyle=(0, (4, 3)), label="Swin reference"),
                 Patch(facecolor="white", edgecolor="white", label="≈ grey Δ: not resolved by Welch's 95% interval")]
     _legend(fig, handles)
-    title = " and ".join(_pretty(rm.title) for rm in rms)
+    title = " and ".join(pretty(rm.title) for rm in rms)
     fig.suptitle("Modernizing a standard ConvNet (ResNet) toward a hierarchical vision Transformer (Swin)", fontsize=13,
                  fontweight="bold", y=1 - 0.28 / fig.get_figheight())
     fig.text(0.5, 1 - 0.6 / fig.get_figheight(), f"{title}: ImageNet-1K top-1 and GFLOPs (Liu et al. 2022, Figure 2)",
              ha="center", va="center", fontsize=10, color="#444444")
-    return _save(fig, path, dpi)
+    return save(fig, path, dpi)
 
 
 def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 170,
@@ -133,7 +133,7 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
         table = table[table["roadmap"].isin(roadmaps)]
     run = read_run(folder)
     facts = run_facts(table, run)
-    path = _check_path(path if path is not None else Path("plots") / f"{folder.resolve().name}.png")
+    path = check_path(path if path is not None else Path("plots") / f"{folder.resolve().name}.png")
     rms = {rm.name: rm for rm in roadmaps_of(table, read_runs(folder))}
     rows = result_rows(table, list(rms.values()))
     order, regimes = _row_order(rows), list(dict.fromkeys(rows["roadmap"]))
@@ -204,8 +204,8 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
     handles = []
     for k, name in enumerate(regimes[:2]):
         title = rms[name].title if name in rms else Path(name).stem
-        handles.append(_colour_handle(_pretty(title)) if k == 0 else
-                       Patch(facecolor=GRAY, edgecolor="#A8A8A8", label=_pretty(title)))
+        handles.append(_colour_handle(pretty(title)) if k == 0 else
+                       Patch(facecolor=GRAY, edgecolor="#A8A8A8", label=pretty(title)))
     if not rows["adopted"].all():
         handles.append(Patch(facecolor="white", edgecolor=DARK_GRAY, hatch="////", label="not adopted"))
     if max_n > 1:
@@ -216,12 +216,12 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
     if (~rows["missing"] & rows["value"].isna()).any():
         handles.append(Patch(facecolor="white", edgecolor="#C0392B", linestyle=(0, (3, 3)), label="failed (reason)"))
     _legend(fig, handles)
-    titles = " and ".join(_pretty(rms[n].title if n in rms else Path(n).stem) for n in regimes)
+    titles = " and ".join(pretty(rms[n].title if n in rms else Path(n).stem) for n in regimes)
     fig.suptitle(f"{titles}, reproduced ({folder.name})", fontsize=13, fontweight="bold",
                  y=1 - 0.28 / fig.get_figheight())
-    fig.text(0.5, 1 - 0.6 / fig.get_figheight(), _subtitle(facts), ha="center", va="center",
+    fig.text(0.5, 1 - 0.6 / fig.get_figheight(), subtitle(facts), ha="center", va="center",
              fontsize=9.5, color="#444444")
-    return _save(fig, path, dpi)
+    return save(fig, path, dpi)
 
 
 def figure_groups(folder: str | Path) -> list[list[str]]:
@@ -313,7 +313,7 @@ def _row_labels(rows: pd.DataFrame, order: list[str]) -> dict[str, str]:
     out = {}
     for sid in order:
         labels = list(dict.fromkeys(rows.loc[rows["step"] == sid, "label"]))
-        out[sid] = "\n".join(_pretty(x) for x in labels[:2])
+        out[sid] = "\n".join(pretty(x) for x in labels[:2])
     return out
 
 
@@ -352,7 +352,7 @@ def _flops(gflops: float) -> str:
     return f"{gflops:.2f}G" if gflops >= 0.1 else f"{gflops * 1e3:.1f}M"
 
 
-def _subtitle(f: dict) -> str:
+def subtitle(f: dict) -> str:
     recipe = f"recipe {f['recipe']}" + (f" ({f['overrides']})" if f.get("overrides") not in ("", "?", None) else "")
     parts = [f["data"], recipe, f"res {f['res']}, width ×{f['width_mult']}, depth ×{f['depth_mult']}"]
     if f["epochs"]:
@@ -386,7 +386,7 @@ def _signed(x: float) -> str:
     return f"{0.0 if abs(x) < 0.05 else x:+.1f}"
 
 
-def _pretty(label: str) -> str:
+def pretty(label: str) -> str:
     return str(label).replace("->", "→")
 
 
@@ -395,7 +395,7 @@ def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _check_path(path: str | Path) -> Path:
+def check_path(path: str | Path) -> Path:
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
@@ -404,7 +404,7 @@ def _check_path(path: str | Path) -> Path:
     return path
 
 
-def _save(fig: Figure, path: Path, dpi: int) -> Path:
+def save(fig: Figure, path: Path, dpi: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # metadata: no creation date, so the committed figure only changes when its content does
     meta = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[path.suffix.lower()[1:]]

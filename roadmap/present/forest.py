@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from roadmap.arch.steps import Roadmap
 from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import result_rows, roadmaps_of, run_facts
-from roadmap.present.figure import DARK_GRAY, INK, _check_path, _pretty, _save, _subtitle
+from roadmap.present.figure import DARK_GRAY, INK, check_path, pretty, save, subtitle
 from roadmap.runs.table import read_results, read_run, read_runs
 
 GREEN, RED, GREY, PATH = "#2E7D32", "#C62828", "#8A8A8A", "#5B6C8F"
@@ -45,11 +45,11 @@ def forest_rows(folder: str | Path, design: str) -> tuple[pd.DataFrame, pd.DataF
 
 def draw_forest(folder: str | Path, design: str, path: str | Path | None = None, dpi: int = 170) -> Path:
     folder = Path(folder)
-    out = _check_path(path if path is not None else Path("plots") / f"{folder.resolve().name}-{design}.png")
+    out = check_path(path if path is not None else Path("plots") / f"{folder.resolve().name}-{design}.png")
     rows, path_rows, skipped, rm = forest_rows(folder, design)
     ref = rows.iloc[0]
     variants = rows.iloc[1:]
-    labels = [(_pretty(r.label), r) for r in variants.itertuples()] + [(v, None) for v in skipped]
+    labels = [(pretty(r.label), r) for r in variants.itertuples()] + [(v, None) for v in skipped]
     n = len(labels)
     # Leave-one-out undoes a step, so its delta is "without - with": the path's marker shows the same,
     # parent - step. Colour says what the delta means for the step: green if it helps.
@@ -98,7 +98,7 @@ def draw_forest(folder: str | Path, design: str, path: str | Path | None = None,
     ax.set_axisbelow(True)
     word = "the final model" if design == "leave-one-out" else "the base model"
     ref_text = f"{ref.value:.1f}%" if not math.isnan(ref.value) else "not run"
-    ax.set_xlabel(f"Δ top-1 (points) against {word}: {_pretty(ref.label)}, {ref_text} (the zero line)", fontsize=9.5)
+    ax.set_xlabel(f"Δ top-1 (points) against {word}: {pretty(ref.label)}, {ref_text} (the zero line)", fontsize=9.5)
     fig.text(0.76, _fy(fig, ax, -0.85), "Δ vs reference [95% CI, paired]", ha="left", va="center", fontsize=9,
              fontweight="bold")
     handles = [Line2D([], [], color=GREEN, marker="o", label="resolved: the step helps"),
@@ -111,11 +111,11 @@ def draw_forest(folder: str | Path, design: str, path: str | Path | None = None,
     fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False, fontsize=8.5,
                bbox_to_anchor=(0.5, 0.04 / fig.get_figheight()))
     what = "without each step" if design == "leave-one-out" else "with each step alone"
-    fig.suptitle(f"{_pretty(rm.title.rpartition(',')[0])}: {design} ({what})", fontsize=12.5, fontweight="bold",
+    fig.suptitle(f"{pretty(rm.title.rpartition(',')[0])}: {design} ({what})", fontsize=12.5, fontweight="bold",
                  y=1 - 0.25 / fig.get_figheight())
-    fig.text(0.5, 1 - 0.55 / fig.get_figheight(), _subtitle(run_facts(read_results(folder), read_run(folder))),
+    fig.text(0.5, 1 - 0.55 / fig.get_figheight(), subtitle(run_facts(read_results(folder), read_run(folder))),
              ha="center", va="center", fontsize=9, color="#444444")
-    return _save(fig, out, dpi)
+    return save(fig, out, dpi)
 
 
 def _unit(variant: str) -> str:
