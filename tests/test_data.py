@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from roadmap.train.data import DataSplits, load_data, make_embedded
+from roadmap.train.data import DataSplits, data_name, load_data, make_embedded
 from roadmap.errors import RoadmapError
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -327,3 +327,22 @@ def test_a_broken_validation_image_is_found_before_training(tmp_path):
     with pytest.raises(RoadmapError, match="cannot read image") as e:
         load_data(root)  # headers of val images are opened when the data loads, not after epoch 1
     assert str(bad) in str(e.value)
+
+
+def test_path_n_takes_n_training_images_per_class_the_same_ones_each_time(tmp_path):
+    x_train, _, _, _ = _fake_cifar10(tmp_path / "cifar-10-batches-py")
+    full, one = load_data(tmp_path), load_data(f"{tmp_path}:1")
+    assert one.name == "cifar10:1" and data_name(f"{tmp_path}:1") == "cifar10:1"
+    assert np.bincount(one.train.y, minlength=10).tolist() == [1] * 10
+    assert set(map(bytes, one.train.x)) <= set(map(bytes, x_train))  # images of the full set, not copies
+    assert len(one.val) == len(full.val)  # scored on the same images as the full set
+    again = load_data(f"{tmp_path}:1")
+    assert np.array_equal(again.train.x, one.train.x) and again.fingerprint == one.fingerprint
+    assert len({full.fingerprint, one.fingerprint}) == 2 and _is_hex16(one.fingerprint)
+    with pytest.raises(RoadmapError, match="class 'c7' has only 1 training images, fewer than 2"):
+        load_data(f"{tmp_path}:2")
+    # an ImageFolder tree: its sample list, nothing else read
+    root = _tree(tmp_path / "pets", {"train": {"dog": 3, "cat": 2}, "val": {"dog": 1, "cat": 1}})
+    sub = load_data(f"{root}:2")
+    assert [label for _, label in sub.train] == [0, 0, 1, 1] and len(sub.val) == 2
+    assert sub.fingerprint != load_data(root).fingerprint

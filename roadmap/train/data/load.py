@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from roadmap.train.data.arrays import ArrayDataset
@@ -12,6 +13,7 @@ from roadmap.train.data.fingerprint import arrays_fingerprint
 from roadmap.train.data.folders import load_folder_tree, looks_like_folder_tree
 from roadmap.train.data.npz import load_npz_folder, looks_like_npz_folder
 from roadmap.train.data.splits import DataSplits
+from roadmap.train.data.subset import split_source, subset
 from roadmap.errors import RoadmapError
 
 EMBEDDED = "embedded"
@@ -24,15 +26,19 @@ def load_data(source: str | os.PathLike) -> DataSplits:
     per class, for quick tries and tests; a folder of that name can still be
     given as ./embedded) or a folder holding one of: an ImageFolder tree (train/, val/),
     CIFAR-10/100 python pickles (or their cifar-*-python parent), train.npz + val.npz|test.npz.
+    "PATH:N" takes N training images per class from any of them (see roadmap.train.data.subset).
     Raises RoadmapError when the source is missing or none of these.
     """
     if str(source) == EMBEDDED:
         return load_embedded()
-    if str(source).startswith(EMBEDDED + ":"):  # embedded:N -> N training images per class
-        n = str(source).split(":", 1)[1]
-        if not n.isdigit() or int(n) < 1:
-            raise RoadmapError(f"data source {source}: use embedded:N with N training images per class, e.g. embedded:100")
-        return load_embedded(int(n))
+    base, n = (str(source), None) if Path(source).expanduser().exists() else split_source(str(source))
+    if base == EMBEDDED:  # embedded:N generates N training images per class
+        return replace(load_embedded(n), name=f"{EMBEDDED}:{n}")
+    data = _load_path(base)
+    return subset(data, n) if n else data
+
+
+def _load_path(source: str) -> DataSplits:
     root = Path(source).expanduser()
     if not root.exists():
         raise RoadmapError(f"data source {root}: no such file or directory")
@@ -53,13 +59,17 @@ def load_data(source: str | os.PathLike) -> DataSplits:
 def data_name(source: str | os.PathLike) -> str:
     """The name load_data(source) gives its splits, found without reading any image (the runner
     names and locks its results folder before the data loads)."""
-    if str(source) == EMBEDDED or str(source).startswith(EMBEDDED + ":"):
+    if str(source) == EMBEDDED:
         return EMBEDDED
-    root = Path(source).expanduser()
+    base, n = (str(source), None) if Path(source).expanduser().exists() else split_source(str(source))
+    suffix = f":{n}" if n else ""
+    if base == EMBEDDED:
+        return EMBEDDED + suffix
+    root = Path(base).expanduser()
     if not root.is_dir():
-        return root.name
+        return root.name + suffix
     cifar = find_cifar(root)
-    return cifar[0] if cifar is not None and not looks_like_folder_tree(root) else root.resolve().name
+    return (cifar[0] if cifar is not None and not looks_like_folder_tree(root) else root.resolve().name) + suffix
 
 
 def load_embedded(n_train_per_class: int = 500) -> DataSplits:
