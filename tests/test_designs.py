@@ -75,14 +75,18 @@ FAST = ["epochs=1", "batch_size=50", "batch_per_device=50", "warmup_epochs=0"]
 def test_the_shared_endpoint_trains_once(tmp_path):
     cfg = dict(recipe="smoke", overrides=FAST, data="embedded:20", out=str(tmp_path), quiet=True)
     assert run(RunConfig(only=["step7"], **cfg)) == 0
-    ckpts = set((tmp_path / "checkpoints").glob("*.pt"))
+    ckpts = set((tmp_path / "weights").glob("*.safetensors"))
     assert run(RunConfig(design="leave-one-out", only=["step7", "no-step6.ln"], **cfg)) == 0
     df = pd.read_csv(tmp_path / "results.csv").set_index(["roadmap", "step"])
     ref, path = df.loc[("convnext-t[leave-one-out]", "step7")], df.loc[("convnext-t", "step7")]
     assert ref["cached_from"] == "convnext-t:step7" and ref["top1"] == path["top1"]
     assert ref["finished_at"] == path["finished_at"]  # not trained again
-    new = set((tmp_path / "checkpoints").glob("*.pt")) - ckpts
+    new = set((tmp_path / "weights").glob("*.safetensors")) - ckpts
     assert [p.name.split("-seed")[0] for p in new] == ["no-step6.ln"]
+    # the reference row names the path's weights; a step id two designs share needs roadmap=
+    assert roadmap.load_model(tmp_path, "step7", roadmap="convnext-t[leave-one-out]").spec.hash == path["spec_hash"]
+    with pytest.raises(RoadmapError, match=r"say which with roadmap="):
+        roadmap.load_model(tmp_path, "step7")
     t = report_table(tmp_path, "leave-one-out").set_index("step")
     assert t.loc["no-step6.ln", "parent"] == "step7"
     assert t.loc["no-step6.ln", "delta"] == pytest.approx(df.loc[("convnext-t[leave-one-out]", "no-step6.ln"), "top1"]

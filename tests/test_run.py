@@ -18,7 +18,9 @@ from roadmap.runs.runner import RunConfig, run
 from roadmap.runs.table import COLUMNS, EPOCH_COLUMNS, read_runs
 from roadmap.train.augment import image_transforms
 from roadmap.train.data import load_data
+from roadmap.train.batches import InMemoryBatches
 from roadmap.train.loop import evaluate
+from roadmap.train.precision import keep_depthwise_fp32
 from roadmap.train.recipe import load_recipe
 
 # 1,000 training images, 1,000 validation images, tiny networks: seconds per variant
@@ -43,7 +45,7 @@ def _set(overrides):
 @pytest.fixture(scope="module")
 def two_steps(tmp_path_factory):
     out = tmp_path_factory.mktemp("two-steps")
-    assert run(cfg(out)) == 0
+    assert run(cfg(out, log=["tensorboard"], threads=1)) == 0  # one thread: also fast on a busy machine
     return out
 
 
@@ -63,8 +65,8 @@ def test_a_two_step_run_writes_the_tidy_table(two_steps):
 
 def test_a_rerun_trains_nothing(two_steps, capsys):
     before = pd.read_csv(two_steps / "results.csv")
-    ckpts = {p: p.stat().st_mtime_ns for p in (two_steps / "checkpoints").glob("*.pt")}
-    assert len(ckpts) == 2
+    weights = {p: p.stat().st_mtime_ns for p in (two_steps / "weights").glob("*.safetensors")}
+    assert len(weights) == 2 and not list((two_steps / "checkpoints").glob("*.pt"))  # resume state: gone
     capsys.readouterr()
     assert run(cfg(two_steps)) == 0
     assert len(read_runs(two_steps)) >= 2  # run.json keeps every invocation
@@ -72,7 +74,7 @@ def test_a_rerun_trains_nothing(two_steps, capsys):
     assert quiet[0].split() == ["step", "seed", "status", "top1"] and len(quiet) == 3 and " ok " in quiet[1]
     after = pd.read_csv(two_steps / "results.csv")
     pd.testing.assert_frame_equal(before, after)  # finished_at included: nothing was retrained
-    assert {p: p.stat().st_mtime_ns for p in (two_steps / "checkpoints").glob("*.pt")} == ckpts
+    assert {p: p.stat().st_mtime_ns for p in (two_steps / "weights").glob("*.safetensors")} == weights
 
 
 def test_a_changed_recipe_is_not_taken_from_the_cache(two_steps, tmp_path):
@@ -125,11 +127,9 @@ def test_ddp_with_two_gloo_processes_trains_one_model(tmp_path):
     val_loss = pd.read_csv(tmp_path / "epochs.csv")["val_loss"].item()
 
     recipe = load_recipe("smoke", overrides)
-    spec = scale_spec(roadmap.load("convnext-t").spec("step7"), recipe["scale_width"], recipe["scale_depth"],
-                      recipe["stem_stride"])
-    model = roadmap.build(spec, num_classes=10)
-    (ckpt,) = (tmp_path / "checkpoints").glob("step7-*.pt")
-    model.load_state_dict(torch.load(ckpt, weights_only=False)["model"])
+    model = roadmap.load_model(tmp_path, "step7")  # rank 0 wrote the weights file
+    assert model.spec == scale_spec(roadmap.load("convnext-t").spec("step7"), recipe["scale_width"],
+                                    recipe["scale_depth"], recipe["stem_stride"])
     data = load_data(DATA)
     data.val.transform = image_transforms(recipe, data.image_size)[1]
     loader = torch.utils.data.DataLoader(data.val, batch_size=25)
@@ -168,7 +168,8 @@ def test_a_second_run_on_the_same_folder_is_refused_before_the_data_loads(tmp_pa
     (["--recipe", "nonesuch"], "unknown recipe 'nonesuch'"),
     (["--set", "epochz=3"], "unknown setting 'epochz'"),
     (["--set", "epochs"], "expected key=value"),
-    (["--data", "embedded:x"], "use embedded:N"),
+    (["--data", "embedded:x"], "use embedded:N with N training images per class"),
+    (["--data", "../nowhere:5"], "data source ../nowhere: no such file or directory"),
 ])
 def test_bad_input_is_one_sentence_and_exit_2(tmp_path, args, message, capsys):
     assert main(["run", "--out", str(tmp_path / "out"), *args]) == 2
@@ -291,7 +292,7 @@ def test_a_checkpoint_is_never_resumed_for_other_data(tmp_path):
     assert run(cfg(tmp_path, upto="step0", overrides=small, data="embedded:10")) == 0
     df = pd.read_csv(tmp_path / "results.csv")
     assert len(df) == 1 and df["images_seen"].item() == 100  # the row of the last run, from its own data
-    assert len(list((tmp_path / "checkpoints").glob("*.pt"))) == 2
+    assert len(list((tmp_path / "weights").glob("*.safetensors"))) == 2  # one per data, named by the key
 
 
 def test_too_little_data_for_a_batch_names_both_settings(tmp_path):
@@ -313,3 +314,53 @@ def test_a_log_without_a_terminal_hears_from_a_long_epoch_every_30_s(monkeypatch
         p.step(0, 6, i, 100, 1.5, 900.0)
     lines = log.getvalue().splitlines()
     assert len(lines) == 3 and all("step0 seed 0 epoch 1/6 step" in line for line in lines)
+
+
+def test_a_trained_variant_reloads_with_the_same_top1(two_steps):
+    """load_model: the spec, scale and class count come from the folder; evaluated as the trainer
+    evaluates (same precision, same batches), the weights give the row's top-1 exactly."""
+    row = pd.read_csv(two_steps / "results.csv").query("step == 'step1'").squeeze()
+    model = roadmap.load_model(two_steps, "step1", seed=0)
+    assert model.spec.hash == row["spec_hash"] and model.num_classes == 10 and len(model.classes) == 10
+    data, recipe = load_data(DATA), load_recipe("smoke", FAST)
+    amp = row["precision"] != "fp32"
+    if amp:
+        keep_depthwise_fp32(model)
+    batches = InMemoryBatches(data.val, 50, torch.device("cpu"), recipe, int(row["res"]), train=False)
+    top1 = evaluate(model.to(memory_format=torch.channels_last), batches, torch.device("cpu"), amp)[0]
+    assert top1 == row["top1"]
+
+
+def test_export_writes_the_spec_beside_the_weights(two_steps, tmp_path, capsys):
+    dest = tmp_path / "step1.safetensors"
+    assert main(["export", str(two_steps), "step1", "-o", str(dest)]) == 0
+    from safetensors import safe_open
+    with safe_open(str(dest), framework="pt") as f:
+        meta = f.metadata()
+    assert roadmap.Spec.from_yaml(meta["spec"]).hash == meta["spec_hash"] and meta["step"] == "step1"
+    a, b = roadmap.load_model(dest), roadmap.load_model(two_steps, "step1")
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(a(x), b(x))
+    assert main(["export", str(two_steps), "step7", "-o", str(dest)]) == 2
+    assert "has no finished step7 seed 0; finished steps: step0, step1" in capsys.readouterr().err
+    from safetensors.torch import save_file
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(RoadmapError, match="holds no roadmap spec"):
+        roadmap.load_model(tmp_path / "other.safetensors")
+
+
+def test_tensorboard_holds_each_epochs_scalars(two_steps):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    epochs = pd.read_csv(two_steps / "epochs.csv").query("step == 'step1'")
+    events = EventAccumulator(str(two_steps / "tensorboard" / "step1-seed0")).Reload()
+    assert {"loss/train", "loss/val", "acc/top1", "acc/top5", "lr", "speed/img_s"} <= set(events.Tags()["scalars"])
+    top1 = events.Scalars("acc/top1")
+    assert [e.step for e in top1] == epochs["epoch"].tolist()
+    assert [round(e.value, 3) for e in top1] == [round(v, 3) for v in epochs["top1"]]
+
+
+def test_threads_are_set_and_recorded(two_steps):
+    assert (pd.read_csv(two_steps / "results.csv")["threads"] == 1).all()
+    with pytest.raises(RoadmapError, match="--threads must be at least 1"):
+        run(cfg(two_steps, threads=0))

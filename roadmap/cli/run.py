@@ -31,9 +31,15 @@ def register(sub, name: str, help: str):
     s.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                    help="override a recipe value, e.g. --set epochs=30 (repeatable)")
     s.add_argument("--data", default="embedded", help="'embedded' (default, generated), an ImageFolder tree "
-                                                      "(train/ val/), a CIFAR python folder or a folder of .npz files")
+                                                      "(train/ val/), a CIFAR python folder or a folder of .npz files; "
+                                                      "PATH:N takes N training images per class")
     s.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per variant (default: 1)")
     s.add_argument("--out", metavar="DIR", help="results folder (default: results/ROADMAP-DATA-RECIPE)")
+    s.add_argument("--threads", type=int, metavar="N", help="intra-op CPU threads per process (default: torch's, "
+                                                            "one per core); recorded in each row")
+    s.add_argument("--log", choices=["tensorboard"], action="append", default=[],
+                   help="also log each variant's epochs to DIR/tensorboard/STEP-seedN "
+                        "(needs pip install 'roadmap[tensorboard]')")
     s.add_argument("--force", action="store_true", help="retrain variants that already have a finished row")
     s.add_argument("--quiet", action="store_true", help="no progress bars, only results (for logs)")
     s.add_argument("--launcher", choices=["here", "slurm", "local"], default="here",
@@ -51,7 +57,8 @@ def _run(a) -> int:
     from roadmap.runs.runner import RunConfig, run
 
     cfg = RunConfig(roadmap=a.roadmap, design=a.design, upto=a.upto, only=a.only, recipe=a.recipe, overrides=a.overrides,
-                    data=a.data, seeds=a.seeds, out=a.out, force=a.force, quiet=a.quiet)
+                    data=a.data, seeds=a.seeds, out=a.out, force=a.force, quiet=a.quiet,
+                    threads=a.threads, log=a.log)
     if a.launcher == "here":
         return run(cfg)
     from roadmap.runs.launch import submit

@@ -24,7 +24,9 @@ from roadmap.arch.steps import Roadmap, Step, load
 from roadmap.errors import RoadmapError
 from roadmap.runs.lock import file_lock
 from roadmap.runs.progress import Progress
+from roadmap.runs import tensorboard
 from roadmap.runs.table import Table, run_key, write_run
+from roadmap.runs.weights import save_weights, weights_path
 from roadmap.train import distributed
 from roadmap.train.data import data_name, load_data
 from roadmap.train.loop import TrainingFailed, pipeline, train
@@ -46,11 +48,13 @@ class RunConfig:
     out: str | None = None
     force: bool = False
     quiet: bool = False
+    threads: int | None = None       # intra-op threads (None: torch's default, one per core)
+    log: list[str] = field(default_factory=list)  # extra loggers: "tensorboard"
 
 
 def default_out(rm: Roadmap, recipe: dict, dataset: str) -> Path:
     # every design of a roadmap shares one folder, so each network trains once
-    return Path("results") / f"{rm.name.partition('[')[0]}-{dataset}-{recipe['name']}"
+    return Path("results") / f"{rm.name.partition('[')[0]}-{dataset.replace(':', '-')}-{recipe['name']}"
 
 
 def git_commit() -> str:
@@ -79,7 +83,16 @@ def _row(rm: Roadmap, step: Step, order: int, seed: int, spec, recipe: dict, dat
         "precision": precision(bool(recipe["amp"]), distributed.context().device), "pipeline": pipeline(data, recipe),
         "recipe_overrides": overrides,  # what --set changed, canonical: the row says what trained it
         "drop_path": drop_path_rate(recipe, rm.regime),  # the regime picks it: part of the cache key
+        # provenance, not the key: a thread count changes speed (and, on CPU, the last bits of a sum)
+        "threads": torch.get_num_threads(),
     }
+
+
+def _tags(row: dict, recipe: dict) -> dict[str, str]:
+    """What TensorBoard shows beside a variant's curves: which network and recipe."""
+    return {"variant": f"{row['roadmap']} {row['step']} ({row['label']}), seed {row['seed']}",
+            "recipe": f"{recipe['name']} {row['recipe_overrides']}".strip(),
+            "data": f"{row['data']} ({row['data_fingerprint']})"}
 
 
 def variants(rm: Roadmap, cfg: RunConfig) -> list[tuple[int, Step, int]]:
@@ -96,6 +109,17 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
     """Train what is not yet in the table; 0 if every variant finished, 1 if any failed."""
     if cfg.seeds < 1:
         raise RoadmapError("--seeds must be at least 1")
+    if cfg.threads is not None and cfg.threads < 1:
+        raise RoadmapError("--threads must be at least 1")
+    before = torch.get_num_threads()
+    try:  # a library call leaves the caller's thread count as it found it
+        torch.set_num_threads(cfg.threads or before)
+        return _run(cfg, hold_folder)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(cfg: RunConfig, hold_folder: bool) -> int:
     rm = load(cfg.roadmap, cfg.design)
     recipe = load_recipe(cfg.recipe, cfg.overrides)
     todo = variants(rm, cfg)
@@ -107,6 +131,8 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
     folder_lock = file_lock(out / ".run.lock", False,
                             f"results folder {out} is in use by another roadmap run ({{holder}}); wait for it "
                             "to finish or choose another --out") if (hold_folder and ctx.main) else nullcontext()
+    if "tensorboard" in cfg.log:
+        tensorboard.require()
     failed = 0
     with folder_lock:  # taken before the data loads: a busy folder is refused at once
         if ctx.main:
@@ -117,6 +143,7 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
             write_run(out, {
                 "roadmap": rm.name, "roadmap_file": cfg.roadmap if cfg.design == "path" else f"{cfg.roadmap}[{cfg.design}]", "title": rm.title, "regime": rm.regime,
                 "recipe": recipe, "data": cfg.data, "data_name": data.name, "num_classes": data.num_classes,
+                "classes": data.classes, "threads": torch.get_num_threads(),
                 "res": res, "seeds": cfg.seeds, "upto": cfg.upto, "command": "roadmap " + " ".join(sys.argv[1:]),
                 "device": torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else "cpu",
                 "world_size": ctx.world,
@@ -131,6 +158,9 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
             progress.start(name)
             ckpt = out / "checkpoints" / f"{step.id}-seed{seed}-{run_key(row)}.pt"
             hit = distributed.broadcast_object(table.find(row) if ctx.main and not cfg.force else None)
+            if hit is not None and "tensorboard" in cfg.log and ctx.main:
+                tensorboard.backfill(out, step.id, seed, table.history(hit["roadmap"], hit["step"], seed),
+                                     _tags(row, recipe))
             if hit is not None:
                 if (hit["roadmap"], hit["step"]) == (row["roadmap"], row["step"]):
                     progress.finish(f"{name}: already in {table.path} (cached; --force retrains)", trained=False)
@@ -146,9 +176,11 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
             lock = file_lock(out / "locks" / f"{step.id}-seed{seed}.lock", False,
                              f"{step.id} seed {seed} is being trained by {{holder}}") if ctx.main else nullcontext()
             with lock:
+                log = tensorboard.EpochLogger(out, step.id, seed, _tags(row, recipe)) \
+                    if "tensorboard" in cfg.log and ctx.main else None
                 try:
                     r = train(lambda: build(spec, data.num_classes, drop_path_rate(recipe, rm.regime), img_size=res),
-                              data, recipe, seed, ckpt, progress)
+                              data, recipe, seed, ckpt, progress, on_epoch=log)
                     row.update(status="ok", error="", top1=r.top1, top5=r.top5, epochs=r.epochs,
                                images_seen=r.images_seen, train_time_s=round(r.train_time_s, 2),
                                train_img_s=round(r.train_img_s, 1), eval_img_s=round(r.eval_img_s, 1),
@@ -160,9 +192,16 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
                     row.update(status="failed", error=str(e), epochs=recipe["epochs"])
                     history = []
                     text = f"{name}: FAILED, {e}"
+                finally:
+                    if log is not None:
+                        log.close()
                 row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
                 if ctx.main:
+                    if row["status"] == "ok":  # the weights first: a row never names missing weights
+                        save_weights(weights_path(out, step.id, seed, run_key(row)), r.weights, spec, row,
+                                     data.classes)
                     table.put(row, history)
+                    ckpt.unlink(missing_ok=True)  # resume state is only needed until the row is written
             progress.finish(text)
     if failed:
         print(f"roadmap: {failed} variant(s) failed; see the status and error columns of {table.path}",

@@ -21,7 +21,7 @@ from roadmap.runs.lock import file_lock
 COLUMNS = [
     "roadmap", "regime", "step", "label", "group", "adopted", "order", "seed", "status", "error",
     "top1", "top5", "params", "gflops", "res", "epochs", "images_seen",
-    "train_time_s", "train_img_s", "eval_img_s", "peak_mem_mb", "device", "precision", "pipeline", "torch",
+    "train_time_s", "train_img_s", "eval_img_s", "peak_mem_mb", "device", "threads", "precision", "pipeline", "torch",
     "timm", "git_commit",
     "spec_hash", "recipe_hash", "data_fingerprint", "recipe", "data", "width_mult", "depth_mult",
     "paper_top1", "paper_std", "paper_gflops", "finished_at", "cached_from", "recipe_overrides", "drop_path",
@@ -165,12 +165,16 @@ class Table:
         """Record `hit`'s result as `row`'s: the same network trained once, named twice."""
         ident = ("roadmap", "regime", "step", "label", "group", "adopted", "order", "paper_top1", "paper_std",
                  "paper_gflops", "git_commit")
-        ep = pd.read_csv(self.epochs_path) if self.epochs_path.is_file() else pd.DataFrame(columns=EPOCH_COLUMNS)
-        mask = (ep["step"] == hit["step"]) & (ep["seed"] == hit["seed"])
-        if "roadmap" in ep:
-            mask &= ep["roadmap"].isna() | (ep["roadmap"] == hit["roadmap"])
-        history = ep[mask].drop(columns=["roadmap", "step", "seed"], errors="ignore").to_dict(orient="records")
+        history = self.history(hit["roadmap"], hit["step"], hit["seed"])
         self.put({**hit, **{k: row[k] for k in ident}, "cached_from": f"{hit['roadmap']}:{hit['step']}"}, history)
+
+    def history(self, roadmap: str, step: str, seed: int) -> list[dict]:
+        """A variant's epoch records from epochs.csv, oldest first."""
+        ep = pd.read_csv(self.epochs_path) if self.epochs_path.is_file() else pd.DataFrame(columns=EPOCH_COLUMNS)
+        mask = (ep["step"] == step) & (ep["seed"] == seed)
+        if "roadmap" in ep:
+            mask &= ep["roadmap"].isna() | (ep["roadmap"] == roadmap)
+        return ep[mask].drop(columns=["roadmap", "step", "seed"], errors="ignore").to_dict(orient="records")
 
     def put(self, row: dict, history: list[dict]) -> None:
         with file_lock(self.lock, True, ""):
@@ -181,8 +185,10 @@ class Table:
             write_table(df.sort_values(["order", "seed"], kind="stable"), self.path, COLUMNS)
             ep = pd.read_csv(self.epochs_path) if self.epochs_path.is_file() else pd.DataFrame(columns=EPOCH_COLUMNS)
             mine = (ep["step"] == row["step"]) & (ep["seed"] == row["seed"])
-            if "roadmap" in ep:  # files from before the column: their rows count as this roadmap's
-                mine &= ep["roadmap"].isna() | (ep["roadmap"] == row["roadmap"])
+            if "roadmap" in ep:  # files from before the column: their rows count as this roadmap's,
+                # unless this row is another name for a trained one (its epochs belong to that one)
+                legacy = ep["roadmap"].isna() & (not row.get("cached_from"))
+                mine &= legacy | (ep["roadmap"] == row["roadmap"])
             ep = ep[~mine]
             new = pd.DataFrame([{**h, "roadmap": row["roadmap"], "step": row["step"], "seed": row["seed"]}
                                 for h in history])

@@ -51,6 +51,7 @@ class TrainResult:
     peak_mem_mb: float
     device: str
     history: list[dict] = field(default_factory=list)
+    weights: dict = field(default_factory=dict, repr=False)  # the evaluated weights (EMA's if any), fp32 on CPU
 
 
 def _seed_all(seed: int) -> None:
@@ -93,7 +94,9 @@ def train(
     seed: int,
     checkpoint: Path | None = None,
     progress=None,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
+    """`on_epoch(record)` hears each finished epoch's row of `history` (TensorBoard, say)."""
     ctx = distributed.context()
     device = ctx.device
     res = recipe["res"] or data.image_size
@@ -198,6 +201,8 @@ def train(
                         "img_s": images / epoch_time, "time_s": epoch_time})
         if progress is not None:
             progress.epoch(epoch, recipe["epochs"], history[-1])
+        if on_epoch is not None and ctx.main:
+            on_epoch(history[-1])
         if checkpoint is not None and ctx.main:
             _save_atomic({"model": model.state_dict(), "opt": opt.state_dict(),
                           "ema": ema.state_dict() if ema is not None else None, "epoch": epoch + 1,
@@ -208,11 +213,15 @@ def train(
     if not eval_img_s:  # resumed after the last epoch: nothing trained, measure evaluation once
         eval_img_s = evaluate(model, val_batches, device, use_amp)[3]
     last = history[-1]
+    evaluated = ema.module if ema is not None else model
     return TrainResult(
         top1=last["top1"], top5=last["top5"], val_loss=last["val_loss"], epochs=recipe["epochs"],
         images_seen=images_seen, train_time_s=train_time, train_img_s=images_seen / max(train_time, 1e-9),
         eval_img_s=eval_img_s,
         peak_mem_mb=_peak_mem_mb(device), device=_device_name(device), history=history,
+        # contiguous: channels_last tensors are not, and safetensors stores only contiguous ones
+        weights={k: (v.float() if v.is_floating_point() else v).detach().cpu().contiguous()
+                 for k, v in evaluated.state_dict().items()},
     )
 
 
