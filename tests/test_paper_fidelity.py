@@ -5,6 +5,7 @@ import torch
 
 import roadmap
 from roadmap.arch.complexity import complexity
+from roadmap.arch.timm_models import remap
 
 T = roadmap.load("convnext-t")
 B = roadmap.load("convnext-b")
@@ -41,15 +42,6 @@ def test_end_points_have_the_published_parameter_counts(rm, step, params):
     assert complexity(rm.spec(step))["params"] == params
 
 
-def _load_by_position(model, reference):
-    """Copy `reference`'s state into `model` entry by entry in order; shapes must agree."""
-    ours, theirs = model.state_dict(), reference.state_dict()
-    assert len(ours) == len(theirs)
-    for (k, v), (rk, rv) in zip(ours.items(), theirs.items()):
-        assert v.shape == rv.shape, f"{k} {tuple(v.shape)} vs {rk} {tuple(rv.shape)}"
-    model.load_state_dict(dict(zip(ours.keys(), theirs.values())))
-
-
 @pytest.mark.parametrize("rm,step,timm_name,res", [
     (T, "step0", "resnet50", 64), (T, "step7", "convnext_tiny", 64),
     (B, "step0", "resnet200", 32), (B, "step7", "convnext_base", 32),
@@ -60,7 +52,9 @@ def test_end_points_are_the_reference_models(rm, step, timm_name, res):
     torch.manual_seed(0)
     reference = timm.create_model(timm_name, pretrained=False).eval()
     model = roadmap.build(rm.spec(step), num_classes=1000).eval()
-    _load_by_position(model, reference)
+    assert rm.step(step).timm == timm_name
+    # the key map timm.create_model("roadmap_...", pretrained=True) loads their weights through
+    model.load_state_dict(remap(reference.state_dict(), spec=rm.spec(step), reference=timm_name))
     x = torch.randn(2, 3, res, res)
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)

@@ -1,0 +1,166 @@
+"""Every step of a roadmap as a timm model, so any timm pipeline trains our exact networks.
+
+    import roadmap, timm
+    model = timm.create_model("roadmap_convnext_t_step4", num_classes=10, drop_path_rate=0.1)
+
+Names: roadmap_<roadmap>_<step>, with '-' and '.' written '_' (timm reads a '.' as the start of a
+pretrained tag): roadmap_convnext_t_step5_k9, roadmap_convnext_b_step0, roadmap_isotropic_step2_pos.
+A stage id names its last adopted sub-step too, as Roadmap.step does: roadmap_convnext_t_step5
+is step5.k7. Importing roadmap registers the shipped roadmaps (when timm is imported: see
+roadmap/__init__); register(path) adds your own.
+
+Beyond timm's usual arguments (num_classes, drop_path_rate, in_chans, img_size) the scale knobs
+of our recipes are model arguments: width_mult, depth_mult, stem_stride (timm's train.py:
+--model-kwargs width_mult=0.25 depth_mult=0.34 stem_stride=2).
+
+Pretrained weights: a step with a `timm:` reference in its roadmap file (step0: resnet50 or
+resnet200; step7: convnext_tiny or convnext_base; the isotropic step0: DeiT-S) takes that model's
+default weights through timm's own loader, wherever timm finds them locally (its Hugging Face cache,
+or pretrained_cfg_overlay=dict(file=PATH)). Our layers are registered in the reference's order, so
+the key map pairs the two state dicts position by position, checked shape by shape (key_map).
+Other steps have no weights: pretrained=True fails as timm fails for any such model.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import warnings
+from pathlib import Path
+
+import timm
+import torch
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.models import build_model_with_cfg, generate_default_cfgs, get_pretrained_cfg, register_model
+
+from roadmap import shipped
+from roadmap.arch.network import build
+from roadmap.arch.scale import scale_spec
+from roadmap.arch.spec import Spec
+from roadmap.arch.steps import Roadmap, Step, load
+from roadmap.errors import RoadmapError
+
+__all__ = ["key_map", "model_name", "register", "register_shipped", "remap"]  # timm appends each model
+
+PREFIX = "roadmap_"
+FIRST_CONV, CLASSIFIER = "stem.conv", "head.fc"
+default_cfgs: dict = {}  # timm's register_model reads a model's default cfg from its module, by this name
+_REGISTERED: dict[str, tuple[str, str]] = {}  # name -> (roadmap file, spec hash)
+
+
+def model_name(roadmap_name: str, step_id: str) -> str:
+    return PREFIX + re.sub(r"[^0-9a-zA-Z]+", "_", f"{roadmap_name}_{step_id}").strip("_").lower()
+
+
+def register(source: str | Path) -> list[str]:
+    """Register every step of a roadmap (a shipped name or a YAML path) with timm; returns the names.
+
+    Registering the same networks again is a no-op, an edited file replaces its own steps, and a
+    different network under a name already taken is refused: give its roadmap another `name:`."""
+    rm = load(source)
+    names = []
+    for alias, step in _named_steps(rm):
+        name = model_name(rm.name, alias)
+        mine = (str(rm.path.resolve()), step.spec.hash)
+        if name in _REGISTERED:
+            if _REGISTERED[name][1] == mine[1]:  # the same network (a copy of the file, say)
+                names.append(name)
+                continue
+            if _REGISTERED[name][0] != mine[0]:
+                raise RoadmapError(f"timm model {name} is already registered from {_REGISTERED[name][0]}, "
+                                   f"a different network; give the roadmap in {rm.path} another name:")
+        default_cfgs.update(generate_default_cfgs({name: _pretrained_cfg(step)}))
+        with warnings.catch_warnings():  # re-registering our own edited file: timm warns of the overwrite
+            warnings.simplefilter("ignore")
+            register_model(_entrypoint(name, step))
+        _REGISTERED[name] = mine
+        names.append(name)
+    return names
+
+
+def register_shipped() -> list[str]:
+    return [n for name in shipped.names("roadmap") for n in register(name)]
+
+
+def _named_steps(rm: Roadmap) -> list[tuple[str, Step]]:
+    """Each step under its id, then each stage id with sub-steps under its last adopted one."""
+    out = [(s.id, s) for s in rm.steps]
+    ids = {s.id for s in rm.steps}
+    for stage in dict.fromkeys(s.id.split(".")[0] for s in rm.steps if "." in s.id):
+        if stage not in ids:
+            out.append((stage, rm.step(stage)))
+    return out
+
+
+def _pretrained_cfg(step: Step) -> dict:
+    """The reference's default weights and their data settings for a step with one, else ImageNet
+    defaults with no weights (bicubic, crop 0.875: the paper's evaluation)."""
+    fixed = step.spec.tokens and (step.spec.pos_embed or
+                                  any(op.kind in ("token_mlp", "token_norm") for op in step.spec.block.ops))
+    cfg = {"url": "", "num_classes": 1000, "input_size": (3, 224, 224), "crop_pct": 0.875,
+           "interpolation": "bicubic", "mean": IMAGENET_DEFAULT_MEAN, "std": IMAGENET_DEFAULT_STD,
+           "fixed_input_size": bool(fixed)}
+    reference = get_pretrained_cfg(step.timm) if step.timm else None
+    if reference is not None:
+        cfg = {**reference.to_dict(), "fixed_input_size": bool(fixed)}
+        cfg.pop("architecture", None), cfg.pop("tag", None)
+    return {**cfg, "first_conv": FIRST_CONV, "classifier": CLASSIFIER}
+
+
+def _entrypoint(name: str, step: Step):
+    def create(pretrained: bool = False, **kwargs):
+        return _create(name, step, pretrained, **kwargs)
+    create.__name__ = create.__qualname__ = name
+    create.__module__ = __name__
+    create.__doc__ = f"{step.spec.name}: {step.label}"
+    return create
+
+
+def _create(name: str, step: Step, pretrained: bool, width_mult: float = 1.0, depth_mult: float = 1.0,
+            stem_stride: int | None = None, drop_rate: float = 0.0, **kwargs):
+    if drop_rate:
+        raise ValueError(f"{name} has no dropout before its classifier (drop_rate={drop_rate}); "
+                         f"use drop_path_rate, as the paper does")
+    spec = scale_spec(step.spec, width_mult, depth_mult, stem_stride)
+    if pretrained and spec != step.spec:
+        raise ValueError(f"{name}: pretrained weights fit the full-size network, not width_mult/depth_mult/"
+                         f"stem_stride")
+    size = kwargs.pop("img_size", 224)
+    if isinstance(size, (tuple, list)):
+        if len(set(size)) != 1:
+            raise ValueError(f"{name} takes square inputs, not img_size={tuple(size)}")
+        size = size[0]
+    filter_fn = functools.partial(remap, spec=spec, reference=step.timm) if step.timm else None
+    return build_model_with_cfg(_Built, name, pretrained, pretrained_filter_fn=filter_fn, spec=spec,
+                                img_size=int(size), **kwargs)
+
+
+def _Built(spec: Spec, num_classes: int = 1000, drop_path_rate: float = 0.0, in_chans: int = 3,
+           img_size: int = 224, **unknown):
+    if unknown:
+        raise TypeError(f"{spec.name} does not take {', '.join(sorted(unknown))}")
+    return build(spec, num_classes=num_classes, drop_path_rate=drop_path_rate or 0.0, in_chans=in_chans,
+                 img_size=img_size)
+
+
+@functools.lru_cache(maxsize=None)
+def key_map(spec: Spec, reference: str) -> dict[str, str]:
+    """timm `reference`'s state-dict keys -> ours, paired by position; every shape must agree."""
+    with torch.device("meta"):
+        theirs = timm.create_model(reference, pretrained=False).state_dict()
+        ours = build(spec, num_classes=1000).state_dict()
+    if len(theirs) != len(ours):
+        raise RoadmapError(f"{spec.name} has {len(ours)} state entries and {reference} {len(theirs)}: "
+                           f"its weights do not fit")
+    for (k, v), (rk, rv) in zip(ours.items(), theirs.items()):
+        if v.shape != rv.shape:
+            raise RoadmapError(f"{spec.name}'s {k} {tuple(v.shape)} does not fit {reference}'s {rk} {tuple(rv.shape)}")
+    return dict(zip(theirs, ours))
+
+
+def remap(state_dict: dict, model=None, *, spec: Spec, reference: str) -> dict:
+    """A state dict of timm's `reference` under our key names (timm's pretrained_filter_fn)."""
+    names = key_map(spec, reference)
+    unknown = [k for k in state_dict if k not in names]
+    if unknown:
+        raise RoadmapError(f"the {reference} weights hold keys its timm model does not have ({', '.join(unknown[:3])})")
+    return {names[k]: v for k, v in state_dict.items()}
