@@ -233,3 +233,18 @@ def test_unrelated_roadmaps_in_one_folder_get_a_figure_each(tmp_path, monkeypatc
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["two-convnext-t.png", "two-isotropic.png"]
     assert main(["plot", "--results", str(folder), "-o", "x.png"]) == 2
     assert "need 2 figures" in capsys.readouterr().err
+
+
+def test_training_curves_of_the_committed_run(repo, tmp_path, capsys):
+    """Every finished step of the reference run, its seeds averaged; legacy epochs (no roadmap column
+    value) count as the path's, and a cached step (step7 of leave-one-out) brings its own."""
+    from roadmap.present.curves import curve_table
+    folder = repo / "results" / "embedded-smoke-cpu"
+    table = curve_table(folder)
+    assert table.groupby("step")["seed"].nunique().eq(3).all() and table["step"].nunique() == 16
+    assert table.groupby(["step", "seed"])["epoch"].max().eq(6).all()
+    out = tmp_path / "curves.svg"
+    assert main(["plot", "--curves", str(folder), "--only", "step0", "step7", "-o", str(out)]) == 0
+    assert out.read_text().count("<svg") == 1 and "separate d.s. conv" in out.read_text()
+    assert main(["plot", "--curves", str(folder), "--only", "step9", "-o", str(out)]) == 2
+    assert "has no finished step9" in capsys.readouterr().err

@@ -10,6 +10,8 @@ EXAMPLES = """examples:
   roadmap plot --paper -o paper.pdf             # png, svg or pdf, from the suffix
   roadmap plot --results results/smoke          # -> plots/smoke.png
   roadmap plot --results results/smoke -o smoke.svg
+  roadmap plot --curves results/smoke           # -> plots/smoke-curves.png
+  roadmap plot --curves results/smoke --only step0 step7 -o curves.pdf
 """
 
 
@@ -21,13 +23,18 @@ def register(sub, name: str, help: str):
             "steps hatched. --paper uses the numbers carried in the roadmap files (ResNet-50 -> ConvNeXt-T "
             "in colour, ResNet-200 -> ConvNeXt-B in gray, Swin-T/B as references). --results draws a run: "
             "mean top-1 per step with seed spread, the change from the previous adopted step, the "
-            "paper's value beside it; steps not run or failed are shown as such.", 79),
+            "paper's value beside it; steps not run or failed are shown as such. --curves draws a run's "
+            "epochs.csv: train loss, val loss and top-1 per epoch, one line per step (mean over seeds, band "
+            "from the lowest to the highest seed).", 79),
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = s.add_mutually_exclusive_group(required=True)
     what.add_argument("--paper", action="store_true", help="the paper's Figure 2 (Tables 10 and 11)")
     what.add_argument("--results", metavar="FOLDER", help="a results folder with results.csv (from `roadmap run`)")
+    what.add_argument("--curves", metavar="FOLDER", help="a results folder's training curves, from its epochs.csv")
     s.add_argument("-o", "--out", metavar="FILE",
-                   help="output file, .png, .svg or .pdf (default: plots/paper.png, or plots/FOLDER-NAME.png)")
+                   help="output file, .png, .svg or .pdf (default: plots/paper.png, plots/FOLDER-NAME.png, or "
+                        "plots/FOLDER-NAME-curves.png)")
+    s.add_argument("--only", metavar="STEP", nargs="+", help="with --curves: just these steps")
     s.add_argument("--dpi", type=int, default=170, help="resolution of a .png (default: %(default)s)")
     s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"],
                    help="with --results: path draws Figure 2's bars; leave-one-out and add-one a forest plot of "
@@ -40,6 +47,9 @@ def plot(a) -> int:
     from roadmap.present.figure import draw_paper, draw_results  # matplotlib is loaded only when plotting
     if a.paper:
         path = draw_paper(a.out or "plots/paper.png", dpi=a.dpi)
+    elif a.curves:
+        from roadmap.present.curves import draw_curves
+        path = draw_curves(a.curves, a.out, dpi=a.dpi, design=a.design, steps=a.only)
     elif a.design != "path":
         from roadmap.present.forest import draw_forest
         path = draw_forest(a.results, a.design, a.out, dpi=a.dpi)
