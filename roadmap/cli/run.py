@@ -13,11 +13,13 @@ def register(sub, name: str, help: str):
         description=textwrap.fill("Train and evaluate every variant from step0 up to --upto (not-adopted sub-steps included), "
                     "N seeds each, into results/NAME/results.csv (one row per step and seed) and epochs.csv. "
                     "Finished variants are skipped; an interrupted run resumes from its last epoch; a failed "
-                    "variant (NaN loss) is recorded and the exit status is 1. Several processes: "
+                    "variant (NaN loss) is recorded and the exit status is 1. A finished variant's weights are "
+                    "kept in DIR/weights/ (roadmap.load_model, roadmap export). Several processes: "
                     "torchrun --nproc_per_node=N -m roadmap run ...", 79),
         epilog="examples:\n"
                "  roadmap run --upto step5                         # embedded data, smoke recipe, CPU\n"
                "  roadmap run --data ../cifar10 --recipe proxy --set epochs=30 --seeds 3\n"
+               "  roadmap run --data ../cifar10:500 --threads 1 --log tensorboard   # 500 images per class\n"
                "  torchrun --nproc_per_node=8 -m roadmap run --recipe imagenet --data /data/imagenet\n"
                "  roadmap run --recipe imagenet --data /data/imagenet --launcher slurm --gpus 8",
         formatter_class=argparse.RawDescriptionHelpFormatter)
