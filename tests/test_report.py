@@ -92,3 +92,27 @@ def test_one_seed_gives_empty_intervals_without_errors(tmp_path):
     for col in ("top1_ci_low", "top1_ci_high", "delta_ci_low", "delta_ci_high", "p_improve", "seeds_needed"):
         assert pd.isna(t.loc["step1", col]), col
     assert "| +1.00 | ≈ (one seed: no interval) |" in to_markdown(report_table(tmp_path))
+
+
+def test_agreement_with_the_paper_counts_ranks_and_resolved_signs():
+    import pandas as pd
+
+    from roadmap.present.agreement import agreement
+    rows = pd.DataFrame({
+        "top1_mean": [60.0, 61.0, 59.0, 63.0, float("nan")],
+        "paper_top1": [78.0, 79.0, 80.0, 81.0, 82.0],
+        "delta": [float("nan"), 1.0, -2.0, 4.0, float("nan")],
+        "resolved": [False, True, True, True, False],
+        "paper_delta": [float("nan"), 1.0, 1.0, 0.0, 1.0],   # the last resolved change: a paper change of 0
+        "paper_resolved": [False, True, False, False, True],
+    })
+    a = agreement(rows)
+    assert a.n_steps == 4 and a.rho == pytest.approx(0.4)  # ranks 2,3,1,4 against 1,2,3,4: 1 - 6*6/(4*15)
+    assert (a.resolved, a.same_sign, a.both_resolved, a.both_same_sign) == (2, 1, 1, 1)
+    assert "Spearman ρ" in a.sentence() and "of the 2 step changes resolved here, 1 have" in a.sentence()
+
+
+def test_the_markdown_report_ends_with_the_agreement(repo, capsys):
+    from roadmap.cli import main
+    assert main(["report", str(repo / "results" / "embedded-smoke-cpu")]) == 0
+    assert "Agreement with the paper: Spearman ρ" in capsys.readouterr().out.splitlines()[-1]

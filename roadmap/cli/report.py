@@ -20,7 +20,9 @@ def register(sub, name: str, help: str):
             "the previous adopted step paired by seed with its 95% interval, whether that change is resolved "
             "(the interval excludes 0) and the seeds needed to resolve it, the paper's top-1 and change "
             "(Welch on Table 10's 3-seed mean ± std), params (M), GFLOPs and training images/s. Steps not "
-            "run or failed are listed as such. The same numbers as `roadmap plot --results`.", 79),
+            "run or failed are listed as such. The same numbers as `roadmap plot --results`. Markdown "
+            "ends with the agreement with the paper: Spearman's rank correlation of the per-step means "
+            "with the paper's, and how many resolved changes have the paper's sign.", 79),
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("folder", help="a results folder with results.csv (from `roadmap run`)")
     s.add_argument("--format", choices=["md", "csv"], default="md",
@@ -35,4 +37,10 @@ def report(a) -> int:
     from roadmap.present.report import report_table, to_csv, to_markdown  # pandas only when asked
     df = report_table(a.folder, a.design)
     text = to_markdown(df) if a.format == "md" else to_csv(df)
+    if a.format == "md" and a.design == "path":
+        from roadmap.present.agreement import agreement
+        for regime, rows in df.groupby("regime", sort=False):
+            if rows["paper_top1"].notna().any():
+                prefix = f"{regime}: " if df["regime"].nunique() > 1 else ""
+                text += f"\n{prefix}{agreement(rows).sentence()}\n"
     return emit(text, a.out)
