@@ -45,9 +45,10 @@ def test_importing_roadmap_registers_every_shipped_step_under_its_name():
 
 
 def test_registration_waits_for_timm_whichever_is_imported_first():
-    code = ("import roadmap, sys; assert 'timm' not in sys.modules; import timm; "
+    """Here timm is first imported by our own builder, half-way through importing it."""
+    code = ("import roadmap, sys; assert 'timm' not in sys.modules; import roadmap.arch.network; import timm; "
             "print(len(timm.list_models('roadmap_*')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True)
     assert int(out.stdout) == len(NAMES)
 
 

@@ -33,7 +33,6 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import build_model_with_cfg, generate_default_cfgs, get_pretrained_cfg, register_model
 
 from roadmap import shipped
-from roadmap.arch.network import build
 from roadmap.arch.scale import scale_spec
 from roadmap.arch.spec import Spec
 from roadmap.arch.steps import Roadmap, Step, load
@@ -41,6 +40,10 @@ from roadmap.errors import RoadmapError
 
 __all__ = ["key_map", "model_name", "register", "register_shipped", "remap"]  # timm appends each model
 
+# Registration runs the moment timm finishes importing, possibly in the middle of importing our own
+# network module (it imports timm.layers): so this module imports the builder only inside the
+# functions that build, and registering needs only the spec and roadmap-file modules, none of
+# which import timm.
 PREFIX = "roadmap_"
 FIRST_CONV, CLASSIFIER = "stem.conv", "head.fc"
 default_cfgs: dict = {}  # timm's register_model reads a model's default cfg from its module, by this name
@@ -136,6 +139,7 @@ def _create(name: str, step: Step, pretrained: bool, width_mult: float = 1.0, de
 
 def _Built(spec: Spec, num_classes: int = 1000, drop_path_rate: float = 0.0, in_chans: int = 3,
            img_size: int = 224, **unknown):
+    from roadmap.arch.network import build  # not at the top: see PREFIX
     if unknown:
         raise TypeError(f"{spec.name} does not take {', '.join(sorted(unknown))}")
     return build(spec, num_classes=num_classes, drop_path_rate=drop_path_rate or 0.0, in_chans=in_chans,
@@ -145,6 +149,7 @@ def _Built(spec: Spec, num_classes: int = 1000, drop_path_rate: float = 0.0, in_
 @functools.lru_cache(maxsize=None)
 def key_map(spec: Spec, reference: str) -> dict[str, str]:
     """timm `reference`'s state-dict keys -> ours, paired by position; every shape must agree."""
+    from roadmap.arch.network import build  # not at the top: see PREFIX
     with torch.device("meta"):
         theirs = timm.create_model(reference, pretrained=False).state_dict()
         ours = build(spec, num_classes=1000).state_dict()
