@@ -52,7 +52,10 @@ def __dir__() -> list[str]:
 
 
 def _register_with_timm() -> None:
-    try:
+    mod = sys.modules.get("roadmap.arch.timm_models")
+    if mod is not None and getattr(mod.__spec__, "_initializing", False):
+        return  # it is being imported (it imports timm): it registers the shipped steps as it ends
+    try:  # importing it registers them; if it was imported already, registering again is a no-op
         importlib.import_module("roadmap.arch.timm_models").register_shipped()
     except Exception as e:  # never break the user's `import timm` over our registry
         warnings.warn(f"roadmap: the roadmap steps are not registered as timm models ({e})", stacklevel=2)
@@ -61,19 +64,26 @@ def _register_with_timm() -> None:
 class _AfterTimm(importlib.abc.MetaPathFinder):
     """Registers the shipped steps with timm once timm itself has been imported: `import roadmap`
     then stays free of torch (the CLI answers --help at once) and `timm.create_model` still knows
-    every step, whichever of the two is imported first."""
+    every step, whichever of the two is imported first. Every spec it hands out is patched, and it
+    leaves sys.meta_path only when timm has run: an availability check (importlib.util.find_spec)
+    does not use it up."""
 
     def find_spec(self, name, path=None, target=None):
         if name != "timm":
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec("timm")
+        sys.meta_path.remove(self)  # the finders after this one give timm's real spec
+        try:
+            spec = importlib.util.find_spec("timm")
+        finally:
+            sys.meta_path.insert(0, self)
         if spec is None or spec.loader is None:
             return spec
         run = spec.loader.exec_module
 
         def exec_module(module):
             run(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             _register_with_timm()
         spec.loader.exec_module = exec_module
         return spec

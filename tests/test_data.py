@@ -346,3 +346,16 @@ def test_path_n_takes_n_training_images_per_class_the_same_ones_each_time(tmp_pa
     sub = load_data(f"{root}:2")
     assert [label for _, label in sub.train] == [0, 0, 1, 1] and len(sub.val) == 2
     assert sub.fingerprint != load_data(root).fingerprint
+
+
+def test_a_colon_in_a_path_is_part_of_it_unless_a_number_follows(tmp_path):
+    x_train, _, _, _ = _fake_cifar10(tmp_path / "cifar:v2" / "cifar-10-batches-py")
+    assert len(load_data(tmp_path / "cifar:v2").train) == len(x_train)  # an existing folder, colon and all
+    assert len(load_data(f"{tmp_path / 'cifar:v2'}:1").train) == 10
+    with pytest.raises(RoadmapError, match="no such file or directory"):
+        load_data(tmp_path / "imagenet:v2")
+    for bad in ("embedded:²", "embedded:x"):
+        with pytest.raises(RoadmapError, match="use embedded:N with N training images per class"):
+            load_data(bad)
+    with pytest.raises(RoadmapError, match="N must be at least 1"):
+        load_data(f"{tmp_path / 'cifar:v2'}:0")

@@ -123,3 +123,17 @@ def test_the_forest_plot_has_each_steps_delta_and_the_paths_beside_it(tmp_path):
         assert out.read_bytes().startswith(magic)
     with pytest.raises(RoadmapError, match="has no add-one rows"):
         draw_forest(folder, "add-one", tmp_path / "x.png")
+
+
+def test_a_reuse_of_a_reuse_names_the_row_that_trained(tmp_path):
+    from roadmap.runs.table import CACHE_KEY, Table
+    t = Table(tmp_path)
+    trained = {"roadmap": "r[leave-one-out]", "step": "no-gelu", "seed": 0, "status": "ok", "top1": 50.0,
+               "order": 0, **{k: "k" for k in CACHE_KEY}, "regime": "R-50", "label": "x", "group": "",
+               "adopted": True, "paper_top1": None, "paper_std": None, "paper_gflops": None, "git_commit": "c"}
+    t.put(trained, [{"epoch": 1, "top1": 50.0}])
+    t.reuse(t.find(trained), {**trained, "roadmap": "r", "step": "step0"})
+    hit = t.read().query("roadmap == 'r'").iloc[0].to_dict()
+    t.reuse(hit, {**trained, "roadmap": "r[add-one]", "step": "step0"})
+    df = t.read().set_index("roadmap")
+    assert df.loc["r[add-one]", "cached_from"] == df.loc["r", "cached_from"] == "r[leave-one-out]:no-gelu"

@@ -45,7 +45,13 @@ def _set(overrides):
 @pytest.fixture(scope="module")
 def two_steps(tmp_path_factory):
     out = tmp_path_factory.mktemp("two-steps")
-    assert run(cfg(out, log=["tensorboard"], threads=1)) == 0  # one thread: also fast on a busy machine
+    ambient = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert run(cfg(out, log=["tensorboard"], threads=1)) == 0  # one thread: also fast on a busy machine
+        assert torch.get_num_threads() == 2  # the caller's count is restored
+    finally:
+        torch.set_num_threads(ambient)
     return out
 
 
@@ -358,6 +364,16 @@ def test_tensorboard_holds_each_epochs_scalars(two_steps):
     top1 = events.Scalars("acc/top1")
     assert [e.step for e in top1] == epochs["epoch"].tolist()
     assert [round(e.value, 3) for e in top1] == [round(v, 3) for v in epochs["top1"]]
+
+
+def test_a_retrained_variant_replaces_its_tensorboard_curves(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    fast = FAST + ["epochs=2", "batch_size=20", "batch_per_device=20"]
+    for force in (False, True):
+        assert run(cfg(tmp_path, upto="step0", overrides=fast, data="embedded:20", log=["tensorboard"], threads=1,
+                       force=force)) == 0
+    events = EventAccumulator(str(tmp_path / "tensorboard" / "step0-seed0")).Reload()
+    assert [e.step for e in events.Scalars("acc/top1")] == [1, 2]  # the second training's, not both
 
 
 def test_threads_are_set_and_recorded(two_steps):

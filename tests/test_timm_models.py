@@ -10,7 +10,7 @@ import torch
 import roadmap
 from roadmap import shipped
 from roadmap.arch.scale import scale_spec
-from roadmap.arch.timm_models import key_map, model_name, register
+from roadmap.arch.timm_models import key_map, model_name, register, remap
 
 NAMES = sorted(timm.list_models("roadmap_*"))
 SMALL = dict(width_mult=0.125, depth_mult=0.34, stem_stride=2)  # the smallest widths: outputs cost little
@@ -52,6 +52,16 @@ def test_registration_waits_for_timm_whichever_is_imported_first():
     assert int(out.stdout) == len(NAMES)
 
 
+def test_an_availability_check_or_registering_first_does_not_lose_the_shipped_steps(repo):
+    """find_spec("timm") (as libraries check for optional packages) leaves the hook in place, and
+    register() importing timm half-way through our registry module still registers the shipped steps."""
+    code = ("import importlib.util, roadmap; importlib.util.find_spec('timm'); "
+            f"names = roadmap.register({str(repo / 'examples' / 'kernel9-width128.yaml')!r}); import timm; "
+            "print(len(timm.list_models('roadmap_*')) - len(names))")
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) == len(NAMES)
+
+
 def test_create_model_builds_our_network_for_every_name(one_thread):
     """Scaled down and seeded: the same modules and the same initial weights, so the same outputs.
     The forward pass itself and the full-size parameters (meta device) are checked for one name per
@@ -76,6 +86,7 @@ def test_create_model_builds_our_network_for_every_name(one_thread):
             with torch.no_grad():
                 assert torch.equal(a(x), b(x)), name
         assert (b.pretrained_cfg["first_conv"], b.pretrained_cfg["classifier"]) == ("stem.conv", "head.fc")
+        assert b.get_submodule("stem.conv").in_channels == 3 and b.get_submodule("head.fc").out_features == 10
     assert full <= set(NAMES)
 
 
@@ -110,6 +121,11 @@ def test_the_isotropic_key_map_gives_deits_outputs():
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)
+    # ImageNet's 224 px weights into a 32 px model: the position embedding is resampled, as timm does
+    with torch.device("meta"):
+        at224 = timm.create_model("deit_small_patch16_224").state_dict()
+    state = remap(at224, model, spec=spec, reference="deit_small_patch16_224")
+    assert state["embed.pos_embed"].shape == model.embed.pos_embed.shape
 
 
 def test_your_own_roadmap_registers_too(repo):

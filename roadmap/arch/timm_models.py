@@ -15,7 +15,7 @@ of our recipes are model arguments: width_mult, depth_mult, stem_stride (timm's 
 
 Pretrained weights: a step with a `timm:` reference in its roadmap file (step0: resnet50 or
 resnet200; step7: convnext_tiny or convnext_base; the isotropic step0: DeiT-S) takes that model's
-default weights through timm's own loader, wherever timm finds them locally (its Hugging Face cache,
+ImageNet-1k weights (WEIGHTS) through timm's own loader, wherever timm finds them locally (its Hugging Face cache,
 or pretrained_cfg_overlay=dict(file=PATH)). Our layers are registered in the reference's order, so
 the key map pairs the two state dicts position by position, checked shape by shape (key_map).
 Other steps have no weights: pretrained=True fails as timm fails for any such model.
@@ -23,6 +23,7 @@ Other steps have no weights: pretrained=True fails as timm fails for any such mo
 from __future__ import annotations
 
 import functools
+import math
 import re
 import warnings
 from pathlib import Path
@@ -30,6 +31,7 @@ from pathlib import Path
 import timm
 import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.layers import resample_abs_pos_embed
 from timm.models import build_model_with_cfg, generate_default_cfgs, get_pretrained_cfg, register_model
 
 from roadmap import shipped
@@ -39,6 +41,12 @@ from roadmap.arch.steps import Roadmap, Step, load
 from roadmap.errors import RoadmapError
 
 __all__ = ["key_map", "model_name", "register", "register_shipped", "remap"]  # timm appends each model
+
+# ImageNet-1k-only weights, as in the paper's ResNet -> ConvNeXt comparisons (timm's default tags
+# for ConvNeXt are pretrained on ImageNet-12k/22k): the official ConvNeXt-T/B (82.1, 83.8), the
+# ResNet-50 of timm's modern A1 recipe (80.4), DeiT-S (79.9). timm has no ResNet-200 weights.
+WEIGHTS = {"resnet50": "resnet50.a1_in1k", "convnext_tiny": "convnext_tiny.fb_in1k",
+           "convnext_base": "convnext_base.fb_in1k", "deit_small_patch16_224": "deit_small_patch16_224.fb_in1k"}
 
 # Registration runs the moment timm finishes importing, possibly in the middle of importing our own
 # network module (it imports timm.layers): so this module imports the builder only inside the
@@ -102,7 +110,7 @@ def _pretrained_cfg(step: Step) -> dict:
     cfg = {"url": "", "num_classes": 1000, "input_size": (3, 224, 224), "crop_pct": 0.875,
            "interpolation": "bicubic", "mean": IMAGENET_DEFAULT_MEAN, "std": IMAGENET_DEFAULT_STD,
            "fixed_input_size": bool(fixed)}
-    reference = get_pretrained_cfg(step.timm) if step.timm else None
+    reference = get_pretrained_cfg(WEIGHTS.get(step.timm, step.timm)) if step.timm else None
     if reference is not None:
         cfg = {**reference.to_dict(), "fixed_input_size": bool(fixed)}
         cfg.pop("architecture", None), cfg.pop("tag", None)
@@ -168,4 +176,14 @@ def remap(state_dict: dict, model=None, *, spec: Spec, reference: str) -> dict:
     unknown = [k for k in state_dict if k not in names]
     if unknown:
         raise RoadmapError(f"the {reference} weights hold keys its timm model does not have ({', '.join(unknown[:3])})")
-    return {names[k]: v for k, v in state_dict.items()}
+    out = {names[k]: v for k, v in state_dict.items()}
+    if model is not None:  # another input size: resample the position embedding, as timm's DeiT loader does
+        ours = model.state_dict()
+        for k, v in out.items():
+            if k.endswith("pos_embed") and k in ours and v.shape != ours[k].shape:
+                grid = int(math.isqrt(ours[k].shape[1] - spec.cls_token))
+                out[k] = resample_abs_pos_embed(v, new_size=(grid, grid), num_prefix_tokens=int(spec.cls_token))
+    return out
+
+
+register_shipped()  # importing this module (as the hook in roadmap/__init__ does) registers them

@@ -166,7 +166,10 @@ class Table:
         ident = ("roadmap", "regime", "step", "label", "group", "adopted", "order", "paper_top1", "paper_std",
                  "paper_gflops", "git_commit")
         history = self.history(hit["roadmap"], hit["step"], hit["seed"])
-        self.put({**hit, **{k: row[k] for k in ident}, "cached_from": f"{hit['roadmap']}:{hit['step']}"}, history)
+        # a hit that is itself a reuse names the row that trained
+        source = hit.get("cached_from") if isinstance(hit.get("cached_from"), str) and hit.get("cached_from") \
+            else f"{hit['roadmap']}:{hit['step']}"
+        self.put({**hit, **{k: row[k] for k in ident}, "cached_from": source}, history)
 
     def history(self, roadmap: str, step: str, seed: int) -> list[dict]:
         """A variant's epoch records from epochs.csv, oldest first."""

@@ -28,23 +28,30 @@ def run_dir(out: Path, step: str, seed: int) -> Path:
 
 
 class EpochLogger:
-    """Writes each epoch record it is called with; close() flushes the event file."""
+    """Writes each epoch record it is called with; close() flushes the event file.
+
+    The event file opens at the first record, purging what an earlier training of the same variant
+    logged from that epoch on (--force, a new recipe in the folder, or a crash after the last
+    checkpoint): a run's curves are always one training's."""
 
     def __init__(self, out: Path, step: str, seed: int, tags: dict[str, str] | None = None):
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.writer = SummaryWriter(log_dir=str(run_dir(out, step, seed)))
-        for name, text in (tags or {}).items():
-            self.writer.add_text(name, text, 0)
+        self.dir, self.tags, self.writer = run_dir(out, step, seed), tags or {}, None
 
     def __call__(self, record: dict) -> None:
+        if self.writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(self.dir), purge_step=int(record["epoch"]))
+            for name, text in self.tags.items():
+                self.writer.add_text(name, text, int(record["epoch"]))
         for key, tag in SCALARS.items():
             if key in record and record[key] == record[key]:  # NaN: not measured
                 self.writer.add_scalar(tag, float(record[key]), int(record["epoch"]))
         self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def backfill(out: Path, step: str, seed: int, history: list[dict], tags: dict[str, str] | None = None) -> bool:

@@ -98,9 +98,10 @@ def weights_of_row(folder: str | Path, row: dict) -> tuple[dict, dict]:
         return read_weights(path)
     ckpt = folder / "checkpoints" / f"{trained_as}-seed{int(row['seed'])}-{key}.pt"
     if not ckpt.is_file():
-        raise RoadmapError(f"the weights of {row['step']} seed {row['seed']} are not in {folder} (no {path.name} "
-                           f"in weights/): weights stay on the machine that trained them; retrain with "
-                           f"`roadmap run --out {folder} --only {row['step']} --force`")
+        raise RoadmapError(f"the weights of {row['step']} seed {row['seed']} are not in {folder} (no weights/"
+                           f"{path.name}, and no resume checkpoint of that training): weights files are not "
+                           f"committed with results; retrain it with the command in {folder}/run.json, "
+                           f"adding --only {row['step']} --force")
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     tensors = ({k.removeprefix("module."): v for k, v in state["ema"].items()} if state.get("ema")
                else state["model"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -22,12 +23,18 @@ SUBSET_SEED = 0
 
 
 def split_source(source: str) -> tuple[str, int | None]:
-    """"PATH:N" -> (PATH, N); anything else -> (source, None). N must be a whole number >= 1."""
+    """"PATH:N" -> (PATH, N) for a whole number N >= 1; a suffix that is not a number stays part of the
+    path (/data/imagenet:v2), except after "embedded", which has no such folder."""
     base, sep, n = source.rpartition(":")
-    if not sep or not base or "/" in n or "\\" in n:
+    if not sep or not base:
         return source, None
-    if not n.isdigit() or int(n) < 1:
-        raise RoadmapError(f"data source {source}: use {base}:N with N training images per class, e.g. {base}:100")
+    if not re.fullmatch(r"[0-9]+", n):
+        if base == "embedded":
+            raise RoadmapError(f"data source {source}: use embedded:N with N training images per class, "
+                               f"e.g. embedded:100")
+        return source, None
+    if int(n) < 1:
+        raise RoadmapError(f"data source {source}: N must be at least 1 training image per class")
     return base, int(n)
 
 
