@@ -33,10 +33,15 @@ def weights_path(out: Path, step: str, seed: int, key: str) -> Path:
     return Path(out) / "weights" / f"{step}-seed{int(seed)}-{key}.safetensors"
 
 
-def save_weights(path: Path, weights: dict, spec: Spec, row: dict, classes: list[str]) -> None:
+def metadata(spec: Spec, row: dict, classes: list[str]) -> dict[str, str]:
+    """What a weights file says about itself (safetensors metadata holds strings only)."""
     meta = {"format": FORMAT, "spec": spec.to_yaml(), "num_classes": str(len(classes)),
             "classes": json.dumps(list(classes)), "img_size": str(int(row["res"]))}
-    meta.update({k: str(row[k]) for k in PROVENANCE if k in row})
+    return {**meta, **{k: str(row[k]) for k in PROVENANCE if k in row}}
+
+
+def save_weights(path: Path, weights: dict, spec: Spec, row: dict, classes: list[str]) -> None:
+    meta = metadata(spec, row, classes)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(weights, str(tmp), metadata=meta)
@@ -106,10 +111,8 @@ def weights_of_row(folder: str | Path, row: dict) -> tuple[dict, dict]:
     tensors = ({k.removeprefix("module."): v for k, v in state["ema"].items()} if state.get("ema")
                else state["model"])
     spec, classes = _spec_from_runs(folder, row)
-    meta = {"format": FORMAT, "spec": spec.to_yaml(), "img_size": str(int(row["res"])),
-            "num_classes": str(len(classes)), "classes": json.dumps(classes)}
-    meta.update({k: str(row[k]) for k in PROVENANCE if k in row})
-    return {k: v.float().contiguous() if v.is_floating_point() else v.contiguous() for k, v in tensors.items()}, meta
+    return {k: v.float().contiguous() if v.is_floating_point() else v.contiguous() for k, v in tensors.items()}, \
+        metadata(spec, row, classes)
 
 
 def _spec_from_runs(folder: Path, row: dict) -> tuple[Spec, list[str]]:
