@@ -275,6 +275,7 @@ def test_a_folder_trained_with_two_settings_says_so_row_by_row(two_steps, tmp_pa
     ("top1", "abc", "top1 'abc' is not an accuracy"),
     ("seed", "x", "seed 'x' is not a seed"),
     ("status", "done", "status 'done' is not one of ok, failed"),
+    ("threads", "2.5", "threads 2.5 is not a thread count"),
 ])
 def test_a_hand_edited_table_is_refused_by_line_and_left_alone(two_steps, tmp_path, column, value, message,
                                                                 capsys):
@@ -290,6 +291,19 @@ def test_a_hand_edited_table_is_refused_by_line_and_left_alone(two_steps, tmp_pa
     with pytest.raises(RoadmapError, match="line 3"):
         run(cfg(out))
     assert (out / "results.csv").read_bytes() == before
+
+
+def test_thread_counts_stay_whole_numbers_beside_rows_from_before_the_column(two_steps, tmp_path):
+    from roadmap.runs.table import COLUMNS, Table, write_table
+    out = tmp_path / "older"
+    out.mkdir()
+    df = pd.read_csv(two_steps / "results.csv")
+    df.loc[0, "threads"] = None  # a row from before the column: pandas writes the other as "1.0"
+    df.to_csv(out / "results.csv", index=False)
+    table = Table(out).read()
+    assert table["threads"].isna().iloc[0] and table["threads"].iloc[1] == 1
+    write_table(table, out / "results.csv", COLUMNS)
+    assert pd.read_csv(out / "results.csv", dtype=str)["threads"].tolist()[1] == "1"
 
 
 def test_a_checkpoint_is_never_resumed_for_other_data(tmp_path):

@@ -67,6 +67,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if not {"step", "seed", "status", "spec_hash"} <= set(df.columns):
         raise RoadmapError(f"{path} is not a roadmap results table (it lacks step, seed, status and spec_hash)")
     _validate(df, path)
+    if "threads" in df:  # whole numbers, empty in rows from before the column (not "2.0")
+        df["threads"] = pd.to_numeric(df["threads"]).astype("Int64")
     return df
 
 
@@ -76,10 +78,14 @@ STATUSES = ("ok", "failed")
 def _validate(df: pd.DataFrame, path: Path) -> None:
     """Every row as the runner writes it; a hand-edited cell is named by its line (the header is line 1)."""
     def bad(i, col, what):
-        raise RoadmapError(f"{path}, line {i + 2}: {col} {df[col].iloc[i]!r} {what}; fix or remove that line")
+        value = df[col].iloc[i]
+        value = value.item() if hasattr(value, "item") else value  # 2.5, not np.float64(2.5)
+        raise RoadmapError(f"{path}, line {i + 2}: {col} {value!r} {what}; fix or remove that line")
 
     seed = pd.to_numeric(df["seed"], errors="coerce")
     top1 = pd.to_numeric(df["top1"], errors="coerce") if "top1" in df else pd.Series(0.0, index=df.index)
+    raw_threads = df["threads"] if "threads" in df else pd.Series(float("nan"), index=df.index)
+    threads = pd.to_numeric(raw_threads, errors="coerce")
     for i in range(len(df)):
         if not (seed.iloc[i] >= 0 and float(seed.iloc[i]).is_integer()):
             bad(i, "seed", "is not a seed (a whole number from 0)")
@@ -89,6 +95,9 @@ def _validate(df: pd.DataFrame, path: Path) -> None:
             bad(i, "top1", "is not an accuracy in % for a finished row")
         if not isinstance(df["step"].iloc[i], str) or not df["step"].iloc[i]:
             bad(i, "step", "is not a step id")
+        if not (pd.isna(raw_threads.iloc[i])
+                or threads.iloc[i] >= 1 and float(threads.iloc[i]).is_integer()):
+            bad(i, "threads", "is not a thread count (a whole number from 1, or empty)")
 
 
 def read_results(folder: str | Path) -> pd.DataFrame:
