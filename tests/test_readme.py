@@ -1,4 +1,5 @@
-"""The README's "Use the variants elsewhere" snippets, run as written, in order, in a fresh folder.
+"""The README's "Use the variants elsewhere" snippets, run as written, in order, in a fresh folder;
+and every report the README quotes, as the committed results give it today.
 
 `roadmap run` commands get settings appended that make them take seconds (1 epoch on 20 images
 per class); everything else runs verbatim. The folder starts with step7 trained the same way,
@@ -44,3 +45,11 @@ def test_use_the_variants_elsewhere_snippets_run(repo, tmp_path, monkeypatch):
     assert (tmp_path / "convnext-t-step7.safetensors").is_file()
     assert sorted(p.name for p in (tmp_path / "results" / "smoke" / "tensorboard").iterdir()) == \
         ["step0-seed0", "step1-seed0"]
+
+
+def test_the_reports_quoted_in_the_readme_are_the_committed_results(repo, capsys):
+    quoted = re.findall(r"<!-- report (\S+) -->\n(.*?)\n<!-- /report -->", (repo / "README.md").read_text(), re.S)
+    assert [folder for folder, _ in quoted] == ["results/cifar10-cpu-proxy"]
+    for folder, text in quoted:
+        assert main(["report", str(repo / folder)]) == 0
+        assert capsys.readouterr().out.strip() == text.strip(), f"README's copy of `roadmap report {folder}`"
