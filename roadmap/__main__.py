@@ -1,3 +1,4 @@
 from roadmap.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a spawned pool worker imports its parent's main module
+    raise SystemExit(main())

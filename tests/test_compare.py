@@ -49,3 +49,16 @@ def test_one_sentence_errors(tmp_path, capsys):
     assert main(["compare", str(f), str(f)]) == 2
     assert "choose one with --roadmap" in capsys.readouterr().err
     assert main(["compare", str(f), str(f), "--roadmap", "convnext-b"]) == 0
+
+
+def test_folders_from_two_processors_are_compared_with_a_warning(tmp_path, capsys):
+    a = _folder(tmp_path / "a", {"step0": [40, 42, 44]})
+    b = _folder(tmp_path / "b", {"step0": [41, 43, 45]})
+    assert compare_folders(a, b).attrs["warning"] is None  # rows from before the column: nothing to say
+    for folder, cpu in ((a, "Xeon (family 6, model 143)"), (b, "Xeon (family 6, model 167)")):
+        pd.read_csv(folder / "results.csv").assign(cpu=cpu).to_csv(folder / "results.csv", index=False)
+    assert main(["compare", str(a), str(b)]) == 0
+    err = capsys.readouterr().err
+    assert "model 143" in err and "model 167" in err and "repeat exactly only on one processor" in err
+    pd.read_csv(a / "results.csv").assign(cpu="Xeon (family 6, model 167)").to_csv(a / "results.csv", index=False)
+    assert compare_folders(a, b).attrs["warning"] is None

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 
 import pandas as pd
 import pytest
@@ -332,7 +333,7 @@ def test_a_log_without_a_terminal_hears_from_a_long_epoch_every_30_s(monkeypatch
     p.start("step0 seed 0")
     for i in range(10):  # ten progress calls, 10 s apart: a line at 30, 60 and 90 s
         clock[0] += 10
-        p.step(0, 6, i, 100, 1.5, 900.0)
+        p.step("step0 seed 0", 0, 6, i, 100, 1.5, 900.0)
     lines = log.getvalue().splitlines()
     assert len(lines) == 3 and all("step0 seed 0 epoch 1/6 step" in line for line in lines)
 
@@ -395,3 +396,132 @@ def test_threads_are_set_and_recorded(two_steps):
     assert (pd.read_csv(two_steps / "results.csv")["threads"] == 1).all()
     with pytest.raises(RoadmapError, match="--threads must be at least 1"):
         run(cfg(two_steps, threads=0))
+
+
+# --- several variants at once: --jobs ---------------------------------------------------------------
+
+def _metrics(folder):
+    cols = ["step", "seed", "epoch", "train_loss", "val_loss", "top1", "top5", "lr"]
+    ep = pd.read_csv(folder / "epochs.csv")[cols].sort_values(["step", "seed", "epoch"], ignore_index=True)
+    rows = pd.read_csv(folder / "results.csv")[["step", "seed", "status", "top1", "top5", "images_seen", "threads"]]
+    return rows.sort_values(["step", "seed"], ignore_index=True), ep
+
+
+def test_two_jobs_give_the_rows_of_one_at_a_time_with_the_same_threads(two_steps, tmp_path):
+    assert run(cfg(tmp_path, jobs=2, threads=1)) == 0
+    for ours, alone in zip(_metrics(tmp_path), _metrics(two_steps)):
+        pd.testing.assert_frame_equal(ours, alone)
+    df = pd.read_csv(tmp_path / "results.csv")
+    assert (df["cpu"].str.len() > 0).all() and df["cpu_capability"].notna().all()  # the processor, per row
+    assert read_runs(tmp_path)[-1]["jobs"] == 2
+
+
+def _variant_locks_free(out, names, timeout=20):
+    """True once no process holds any of these variants' locks (their trainers are gone)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            for name in names:
+                with file_lock(out / "locks" / f"{name}.lock", False, "busy"):
+                    pass
+            return True
+        except RoadmapError:
+            time.sleep(0.2)
+    return False
+
+
+def test_a_stopped_or_killed_two_job_run_resumes_both_variants(two_steps, tmp_path):
+    """Only the parent is signalled, first with SIGTERM, then, resumed, with kill -9: its workers go
+    with it each time and keep their epoch checkpoints, and the same command finishes both variants
+    with the numbers of an unbroken run."""
+    out = tmp_path / "killed"
+    args = ["run", "--upto", "step1", "--data", DATA, "--out", str(out), "--jobs", "2", "--threads", "1", *_set(FAST)]
+    ckpts = out / "checkpoints"
+
+    def start_and_signal(sig, epochs_before):
+        proc = subprocess.Popen([sys.executable, "-m", "roadmap", *args], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 300
+        while sum(len(torch.load(p, weights_only=False)["history"]) > epochs_before for p in ckpts.glob("*.pt")) < 2 \
+                if ckpts.is_dir() else True:  # both variants have a new epoch behind them
+            assert proc.poll() is None and time.time() < deadline, "the run ended before both checkpointed"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+        assert _variant_locks_free(out, ["step0-seed0", "step1-seed0"]), "a worker outlived its parent"
+        assert not (out / "results.csv").exists()
+        return proc.returncode, err
+
+    rc, err = start_and_signal(signal.SIGTERM, 0)
+    assert rc == 130 and "resumes every unfinished variant" in err
+    rc, err = start_and_signal(signal.SIGKILL, 1)
+    assert err.count("resuming") == 2
+    r = _cli(*args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stderr.count("resuming") == 2
+    for ours, alone in zip(_metrics(out), _metrics(two_steps)):
+        pd.testing.assert_frame_equal(ours, alone)
+
+
+def test_one_variant_failing_leaves_the_others_row_and_exits_1(tmp_path):
+    # trunc-normal init (no zero-initialised branch ends) and a layer scale at bf16's limit: inf, then NaN
+    steps = tmp_path / "nan.yaml"
+    steps.write_text("name: nan-test\nbase: resnet50\nsteps:\n  - id: step0\n    label: ResNet-50\n"
+                     "  - id: blowup\n    label: layer scale 3e38\n    transforms:\n      - separate_downsampling\n"
+                     "      - layer_scale: {init: 3.0e+38}\n")
+    assert run(cfg(tmp_path / "out", roadmap=str(steps), upto=None, overrides=FAST + ["epochs=1"], jobs=2,
+                   threads=1)) == 1
+    df = pd.read_csv(tmp_path / "out" / "results.csv").set_index("step")
+    assert df.loc["step0", "status"] == "ok" and df.loc["step0", "top1"] > 10
+    assert df.loc["blowup", "status"] == "failed" and "loss became nan" in df.loc["blowup", "error"]
+
+
+def test_jobs_run_longest_first(tmp_path, monkeypatch):
+    from roadmap.runs import runner
+    queued = []
+    monkeypatch.setattr(runner.pool, "run_all", lambda fn, tasks, *a, **k: queued.extend(tasks))
+    assert run(cfg(tmp_path, upto=None, only=["step0", "step3.depthwise", "step3.width"], jobs=2)) == 0
+    assert [v.step for v in queued] == ["step3.width", "step0", "step3.depthwise"]  # most GFLOPs first
+    assert queued[0].cost > queued[1].cost > queued[2].cost
+
+
+def test_the_local_launcher_keeps_the_jobs_cap(monkeypatch, capsys):
+    """submitit's local executor starts whatever it is given: the launcher hands it --jobs at a time."""
+    from roadmap.runs import launch
+    running, most = [], [0]
+
+    class Job:
+        job_id, polls = "1", 0
+
+        def done(self):
+            self.polls += 1
+            if self.polls > 2 and self in running:
+                running.remove(self)
+            return self not in running
+
+        def result(self):
+            return 0
+
+    class Executor:
+        def submit(self, job):
+            assert job.cfg.threads == 1 and job.cfg.jobs == 1
+            running.append(Job())
+            most[0] = max(most[0], len(running))
+            return running[-1]
+
+    monkeypatch.setattr(launch.time, "sleep", lambda s: None)
+    todo = [(0, roadmap.load("convnext-t").step("step0"), seed) for seed in range(5)]
+    assert launch._local(Executor(), todo, [RunConfig(jobs=1)] * 5, RunConfig(jobs=2, threads=1)) == 0
+    assert most[0] == 2 and not running
+    assert capsys.readouterr().out.count(": job 1") == 5
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--jobs", "0"], "--jobs must be at least 1"),
+    (["--jobs", "two"], "'two' is not a number of jobs"),
+])
+def test_bad_job_counts_are_one_sentence(tmp_path, args, message, capsys):
+    with pytest.raises(SystemExit) if "two" in args else nullcontext():
+        rc = main(["run", "--upto", "step0", "--data", DATA, "--out", str(tmp_path), *args])
+        assert rc == 2
+    assert message in capsys.readouterr().err

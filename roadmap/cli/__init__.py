@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"roadmap: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("roadmap: interrupted; the same command resumes from the last finished epoch", file=sys.stderr)
+        print("roadmap: interrupted; the same command resumes every unfinished variant from its last finished epoch", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `roadmap show ... | head`: the reader has all it wanted
         sys.stdout = open(os.devnull, "w")

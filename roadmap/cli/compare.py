@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import textwrap
 
 from roadmap.cli import emit
@@ -36,5 +37,7 @@ def compare(a) -> int:
     from roadmap.present.compare import compare_folders, compare_steps, to_markdown
 
     df = compare_steps(a.results, a.a, a.b, a.roadmap) if a.results else compare_folders(a.a, a.b, a.roadmap)
+    if df.attrs.get("warning"):
+        print(f"roadmap: {df.attrs['warning']}", file=sys.stderr)
     text = to_markdown(df) if a.format == "md" else df.to_csv(index=False, float_format="%.4g")
     return emit(text, a.out)

@@ -20,6 +20,7 @@ def register(sub, name: str, help: str):
                "  roadmap run --upto step5                         # embedded data, smoke recipe, CPU\n"
                "  roadmap run --data ../cifar10 --recipe proxy --set epochs=30 --seeds 3\n"
                "  roadmap run --data ../cifar10:500 --threads 1 --log tensorboard   # 500 images per class\n"
+               "  roadmap run --data ../cifar10 --jobs 2 --threads 1   # two variants at once, beside other work\n"
                "  torchrun --nproc_per_node=8 -m roadmap run --recipe imagenet --data /data/imagenet\n"
                "  roadmap run --recipe imagenet --data /data/imagenet --launcher slurm --gpus 8",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,8 +38,11 @@ def register(sub, name: str, help: str):
                                                       "PATH:N takes N training images per class")
     s.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per variant (default: 1)")
     s.add_argument("--out", metavar="DIR", help="results folder (default: results/ROADMAP-DATA-RECIPE)")
-    s.add_argument("--threads", type=int, metavar="N", help="intra-op CPU threads per process (default: torch's, "
-                                                            "one per core); recorded in each row")
+    s.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                   help="variants trained at once, each in its own process (default: auto, one per idle core on "
+                        "a CPU, 1 on a GPU or under torchrun); longest first, one results table")
+    s.add_argument("--threads", type=int, metavar="N", help="intra-op CPU threads per variant (default: the idle "
+                                                            "cores split between the jobs); recorded in each row")
     s.add_argument("--log", choices=["tensorboard"], action="append", default=[],
                    help="also log each variant's epochs to DIR/tensorboard/STEP-seedN "
                         "(needs pip install 'roadmap[tensorboard]')")
@@ -55,12 +59,21 @@ def register(sub, name: str, help: str):
     s.set_defaults(fn=_run)
 
 
+def _jobs(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of jobs (a whole number, or auto)") from None
+
+
 def _run(a) -> int:
     from roadmap.runs.runner import RunConfig, run
 
     cfg = RunConfig(roadmap=a.roadmap, design=a.design, upto=a.upto, only=a.only, recipe=a.recipe, overrides=a.overrides,
                     data=a.data, seeds=a.seeds, out=a.out, force=a.force, quiet=a.quiet,
-                    threads=a.threads, log=a.log)
+                    threads=a.threads, log=a.log, jobs=a.jobs)
     if a.launcher == "here":
         return run(cfg)
     from roadmap.runs.launch import submit

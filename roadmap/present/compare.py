@@ -36,14 +36,35 @@ def _row(a: str, b: str, step: str, va: dict, vb: dict) -> dict:
             "seeds_needed": pd.NA if d.seeds_needed is None else d.seeds_needed}
 
 
+def processors(table: pd.DataFrame) -> set[str]:
+    """The processors a table's finished rows name (rows from before the column name none)."""
+    if "cpu" not in table:
+        return set()
+    ok = table[table["status"] == "ok"]
+    return {str(c) for c in ok["cpu"].dropna() if str(c)}
+
+
+def processor_warning(a: str | Path, ta: pd.DataFrame, b: str | Path, tb: pd.DataFrame) -> str | None:
+    """A sentence when two folders' rows were trained on different processors: CPU results repeat
+    bit for bit only on one, so a small delta between them may be the machine's, not the recipe's."""
+    pa, pb = processors(ta), processors(tb)
+    if not pa or not pb or pa == pb:
+        return None
+    return (f"warning: {a} was trained on {', '.join(sorted(pa))} and {b} on {', '.join(sorted(pb))}; CPU "
+            "results repeat exactly only on one processor, so part of each delta may be the machine's")
+
+
 def compare_folders(a: str | Path, b: str | Path, roadmap: str | None = None) -> pd.DataFrame:
-    """Every step both folders finished, B - A, paired by seed (in A's step order)."""
-    ta = seed_values(_one_roadmap(read_results(a), Path(a), roadmap))
-    tb = seed_values(_one_roadmap(read_results(b), Path(b), roadmap))
+    """Every step both folders finished, B - A, paired by seed (in A's step order); a warning in
+    `.attrs["warning"]` when they come from different processors."""
+    ra, rb = _one_roadmap(read_results(a), Path(a), roadmap), _one_roadmap(read_results(b), Path(b), roadmap)
+    ta, tb = seed_values(ra), seed_values(rb)
     common = [s for s in ta if s in tb]
     if not common:
         raise RoadmapError(f"{a} and {b} have no finished step in common")
-    return _frame([_row(str(a), str(b), s, ta[s], tb[s]) for s in common])
+    df = _frame([_row(str(a), str(b), s, ta[s], tb[s]) for s in common])
+    df.attrs["warning"] = processor_warning(a, ra, b, rb)
+    return df
 
 
 def compare_steps(folder: str | Path, a: str, b: str, roadmap: str | None = None) -> pd.DataFrame:

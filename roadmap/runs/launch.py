@@ -7,6 +7,7 @@ job resumes from.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,9 +15,30 @@ import submitit
 
 from roadmap.arch.steps import load
 from roadmap.errors import RoadmapError
+from roadmap.runs import machine
 from roadmap.runs.runner import RunConfig, default_out, run, variants
 from roadmap.train.data import data_name
 from roadmap.train.recipe import load_recipe
+
+
+def _local(executor, todo, job_cfgs: list[RunConfig], cfg: RunConfig) -> int:
+    """Local processes, at most --jobs at a time (default: one per idle core), each with its share of
+    the cores: submitit's local executor itself starts every job at once."""
+    cap = cfg.jobs or max(1, min(machine.idle_cores(), len(todo)))
+    threads = cfg.threads or max(1, machine.idle_cores() // cap)
+    waiting = [(f"{step.id} seed {seed}", replace(c, threads=threads)) for (_, step, seed), c in zip(todo, job_cfgs)]
+    running, codes = [], []
+    while waiting or running:
+        while waiting and len(running) < cap:
+            name, c = waiting.pop(0)
+            job = executor.submit(VariantJob(c))
+            print(f"{name}: job {job.job_id}", flush=True)
+            running.append(job)
+        time.sleep(0.2)
+        for job in [j for j in running if j.done()]:
+            running.remove(job)
+            codes.append(job.result())
+    return max(codes) if codes else 0
 
 
 class VariantJob:
@@ -49,16 +71,13 @@ def submit(cfg: RunConfig, launcher: str, partition: str | None = None, nodes: i
     if launcher == "slurm":
         params.update(gpus_per_node=gpus, slurm_partition=partition, slurm_signal_delay_s=120)
     executor.update_parameters(**{k: v for k, v in params.items() if v is not None})
-    jobs = []
+    job_cfgs = [replace(cfg, out=str(out), upto=None, only=[step.id], first_seed=seed, seeds=1, quiet=True,
+                        jobs=1) for _, step, seed in todo]
+    if launcher == "local":
+        return _local(executor, todo, job_cfgs, cfg)
     with executor.batch():
-        for _, step, seed in todo:
-            job_cfg = replace(cfg, out=str(out), upto=None, only=[step.id], first_seed=seed, seeds=1,
-                              quiet=True)
-            jobs.append(executor.submit(VariantJob(job_cfg)))
+        jobs = [executor.submit(VariantJob(c)) for c in job_cfgs]
     for (_, step, seed), job in zip(todo, jobs):
         print(f"{step.id} seed {seed}: job {job.job_id}")
-    if launcher == "local":
-        codes = [job.result() for job in jobs]
-        return max(codes) if codes else 0
     print(f"submitted {len(jobs)} job(s); results gather in {out}/results.csv (logs in {out}/jobs/)")
     return 0

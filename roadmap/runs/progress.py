@@ -1,9 +1,16 @@
-"""Progress for a roadmap run: one live line per variant (epoch, loss, img/s, ETA) under an overall
-count; plain lines per epoch when not on a terminal, nothing but results in quiet mode."""
+"""Progress for a roadmap run: every running variant (epoch, loss, img/s) under an overall count and
+ETA; on a terminal one live line, in a log plain lines per epoch and at least every 30 s, in quiet
+mode nothing but results.
+
+The ETA weighs each variant by its cost (GFLOPs x epochs), so a run whose variants differ tenfold in
+size, or that trains several at once, is not estimated from a mean time per variant.
+"""
 from __future__ import annotations
 
+import shutil
 import sys
 import time
+from dataclasses import dataclass
 
 
 def _fmt(seconds: float) -> str:
@@ -12,58 +19,105 @@ def _fmt(seconds: float) -> str:
         f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
+@dataclass
+class _Running:
+    cost: float
+    frac: float = 0.0
+    text: str = "starting"
+
+
 class Progress:
     def __init__(self, total_variants: int, quiet: bool = False, stream=None):
         self.total, self.quiet = total_variants, quiet
         self.stream = stream or sys.stderr
         self.live = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.done, self.started = 0, time.time()
-        self.variant_times: list[float] = []
-        self.name, self.t0 = "", time.time()
+        self.done = 0
+        self.running: dict[str, _Running] = {}
+        self.cost_left = self.cost_done = 0.0  # of the variants that train in this run
+        self.t_first: float | None = None       # when the first variant began training
         self.last_line = time.time()
+
+    def plan(self, cost: float) -> None:
+        """A variant that will train in this run, with its cost (any unit, the same for all)."""
+        self.cost_left += cost
 
     def _overall(self) -> str:
         eta = ""
-        if self.variant_times:
-            left = (self.total - self.done) * sum(self.variant_times) / len(self.variant_times)
-            eta = f", ETA {_fmt(left)}"
-        return f"[{self.done + 1}/{self.total}{eta}]"
+        done = self.cost_done + sum(r.cost * r.frac for r in self.running.values())
+        if self.t_first is not None and done > 0:
+            left = self.cost_left - sum(r.cost * r.frac for r in self.running.values())
+            eta = f", ETA {_fmt((time.time() - self.t_first) * max(left, 0) / done)}"
+        return f"[{self.done}/{self.total} done{eta}]"
 
     def say(self, text: str) -> None:
         if not self.quiet:
             if self.live:
                 self.stream.write("\r\033[K")
             print(text, file=self.stream, flush=True)
+            self._draw()
 
-    def start(self, name: str) -> None:
-        self.name, self.t0 = name, time.time()
+    def start(self, name: str, cost: float = 0.0) -> None:
+        self.running[name] = _Running(cost)
+        if self.t_first is None:
+            self.t_first = time.time()
+        self._draw()
 
-    def step(self, epoch: int, epochs: int, i: int, n: int, loss: float, img_s: float) -> None:
+    def step(self, name: str, epoch: int, epochs: int, i: int, n: int, loss: float, img_s: float) -> None:
+        run = self.running.get(name)
+        if run is None:
+            return
+        run.frac = (epoch + (i + 1) / n) / epochs
+        run.text = f"epoch {epoch + 1}/{epochs} step {i + 1}/{n} loss {loss:.3f} {img_s:.0f} img/s"
         if self.quiet:
             return
-        if not self.live:  # a log file: a plain line at least every 30 s, so a long epoch is not silence
-            if time.time() - self.last_line >= 30:
-                self.last_line = time.time()
-                print(f"{self._overall()} {self.name} epoch {epoch + 1}/{epochs} step {i + 1}/{n} "
-                      f"loss {loss:.3f} {img_s:.0f} img/s", file=self.stream, flush=True)
-            return
-        frac = (epoch + (i + 1) / n) / epochs
-        elapsed = time.time() - self.t0
-        eta = elapsed / max(frac, 1e-9) * (1 - frac)
-        bar = "#" * int(20 * frac) + "." * (20 - int(20 * frac))
-        self.stream.write(f"\r\033[K{self._overall()} {self.name} |{bar}| epoch {epoch + 1}/{epochs} "
-                          f"loss {loss:.3f} {img_s:.0f} img/s ETA {_fmt(eta)}")
-        self.stream.flush()
+        if self.live:
+            self._draw()
+        elif time.time() - self.last_line >= 30:  # a log file: a line at least every 30 s, not silence
+            self.last_line = time.time()
+            for other, r in self.running.items():
+                print(f"{self._overall()} {other} {r.text}", file=self.stream, flush=True)
 
-    def epoch(self, epoch: int, epochs: int, metrics: dict) -> None:
+    def epoch(self, name: str, epoch: int, epochs: int, metrics: dict) -> None:
         if self.live or self.quiet:
             return
-        print(f"{self._overall()} {self.name} epoch {epoch + 1}/{epochs} loss {metrics['train_loss']:.3f} "
+        print(f"{self._overall()} {name} epoch {epoch + 1}/{epochs} loss {metrics['train_loss']:.3f} "
               f"top1 {metrics['top1']:.2f} {metrics['img_s']:.0f} img/s", file=self.stream, flush=True)
         self.last_line = time.time()
 
-    def finish(self, text: str, trained: bool = True) -> None:
-        if trained:
-            self.variant_times.append(time.time() - self.t0)
+    def finish(self, name: str, text: str, trained: bool = True) -> None:
+        run = self.running.pop(name, None)
+        if trained and run is not None:
+            self.cost_done += run.cost
+            self.cost_left -= run.cost
         self.done += 1
         self.say(text)
+
+    def _draw(self) -> None:
+        """The live line: the overall count and ETA, then each running variant."""
+        if self.quiet or not self.live or not self.running:
+            return
+        parts = [f"{name} {r.text}" for name, r in self.running.items()]
+        line = f"{self._overall()} " + " | ".join(parts)
+        width = shutil.get_terminal_size((120, 20)).columns
+        self.stream.write("\r\033[K" + (line if len(line) < width else line[:width - 2] + "…"))
+        self.stream.flush()
+
+    def variant(self, name: str) -> "VariantProgress":
+        return VariantProgress(self, name)
+
+
+class VariantProgress:
+    """What the trainer reports to: one variant's calls, named, to a Progress here or in a parent
+    process (any sink with say, step and epoch)."""
+
+    def __init__(self, sink, name: str):
+        self.sink, self.name = sink, name
+
+    def say(self, text: str) -> None:
+        self.sink.say(text)
+
+    def step(self, epoch: int, epochs: int, i: int, n: int, loss: float, img_s: float) -> None:
+        self.sink.step(self.name, epoch, epochs, i, n, loss, img_s)
+
+    def epoch(self, epoch: int, epochs: int, metrics: dict) -> None:
+        self.sink.epoch(self.name, epoch, epochs, metrics)

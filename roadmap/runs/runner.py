@@ -2,7 +2,9 @@
 
 A (spec, recipe, data, seed) that already has a finished row is skipped; a killed run resumes
 from each variant's last epoch checkpoint; rows are written atomically under a lock, and a
-second interactive run on the same folder is refused while the first holds it.
+second interactive run on the same folder is refused while the first holds it. With --jobs N,
+N variants train at once in worker processes (roadmap.runs.pool), longest first, and this
+process stays the one writer of the folder: the same rows, cache and resume as one at a time.
 """
 from __future__ import annotations
 
@@ -22,13 +24,14 @@ from roadmap.arch.network import build
 from roadmap.arch.scale import scale_spec
 from roadmap.arch.steps import Roadmap, Step, load
 from roadmap.errors import RoadmapError
+from roadmap.runs import machine, pool
 from roadmap.runs.lock import file_lock
-from roadmap.runs.progress import Progress
+from roadmap.runs.progress import Progress, VariantProgress
 from roadmap.runs import tensorboard
 from roadmap.runs.table import Table, run_key, write_run
 from roadmap.runs.weights import save_weights, weights_path
 from roadmap.train import distributed
-from roadmap.train.data import data_name, load_data
+from roadmap.train.data import DataSplits, data_name, load_data
 from roadmap.train.loop import TrainingFailed, pipeline, train
 from roadmap.train.precision import precision
 from roadmap.train.recipe import drop_path_rate, load_recipe, recipe_hash
@@ -48,8 +51,9 @@ class RunConfig:
     out: str | None = None
     force: bool = False
     quiet: bool = False
-    threads: int | None = None       # intra-op threads (None: torch's default, one per core)
+    threads: int | None = None       # intra-op threads per variant (None: the idle cores / jobs)
     log: list[str] = field(default_factory=list)  # extra loggers: "tensorboard"
+    jobs: int | None = 1             # variants trained at once (None: one per idle core, on a CPU)
 
 
 def default_out(rm: Roadmap, recipe: dict, dataset: str) -> Path:
@@ -67,24 +71,53 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _row(rm: Roadmap, step: Step, order: int, seed: int, spec, recipe: dict, data, res: int,
-         overrides: str = "") -> dict:
-    c = complexity(spec, num_classes=data.num_classes, res=res)
+@dataclass
+class Study:
+    """What every variant of one invocation shares, built alike here and in each pool worker."""
+    cfg: RunConfig
+    rm: Roadmap
+    recipe: dict
+    overrides: str                   # what --set changed, canonical
+    out: Path
+    data: DataSplits | None = None
+    res: int = 0
+
+    def with_data(self, data: DataSplits) -> "Study":
+        self.data, self.res = data, self.recipe["res"] or data.image_size
+        return self
+
+
+def study(cfg: RunConfig) -> Study:
+    rm = load(cfg.roadmap, cfg.design)
+    recipe = load_recipe(cfg.recipe, cfg.overrides)
+    keys = dict.fromkeys(item.partition("=")[0].strip() for item in cfg.overrides)
+    overrides = " ".join(f"{k}={json.dumps(recipe[k])}" for k in keys)
+    out = Path(cfg.out) if cfg.out else default_out(rm, recipe, data_name(cfg.data))
+    return Study(cfg, rm, recipe, overrides, out)
+
+
+def _row(s: Study, step: Step, order: int, seed: int, spec) -> dict:
+    rm, recipe, data = s.rm, s.recipe, s.data
+    c = complexity(spec, num_classes=data.num_classes, res=s.res)
+    device = distributed.context().device
     return {
         "roadmap": rm.name, "regime": rm.regime, "step": step.id, "label": step.label, "group": step.group or "",
         "adopted": step.adopted, "order": order, "seed": seed, "params": c["params"], "gflops": c["gflops"],
-        "res": res, "spec_hash": spec.hash, "recipe_hash": recipe_hash(recipe),
+        "res": s.res, "spec_hash": spec.hash, "recipe_hash": recipe_hash(recipe),
         "data_fingerprint": data.fingerprint, "recipe": recipe["name"], "data": data.name,
         "width_mult": recipe["scale_width"], "depth_mult": recipe["scale_depth"],
         "paper_top1": step.paper.get("top1"), "paper_std": step.paper.get("std"),
         "paper_gflops": step.paper.get("gflops"), "torch": torch.__version__, "timm": timm.__version__,
         "git_commit": git_commit(),
         # how it trains, known before it trains: part of the cache key (see roadmap.runs.table)
-        "precision": precision(bool(recipe["amp"]), distributed.context().device), "pipeline": pipeline(data, recipe),
-        "recipe_overrides": overrides,  # what --set changed, canonical: the row says what trained it
+        "precision": precision(bool(recipe["amp"]), device), "pipeline": pipeline(data, recipe),
+        "recipe_overrides": s.overrides,  # what --set changed, canonical: the row says what trained it
         "drop_path": drop_path_rate(recipe, rm.regime),  # the regime picks it: part of the cache key
-        # provenance, not the key: a thread count changes speed (and, on CPU, the last bits of a sum)
+        # provenance, not the key: a thread count or another processor changes speed and, on a CPU,
+        # the last bits of a sum (so results repeat exactly only on the same processor and count)
         "threads": torch.get_num_threads(),
+        "cpu": machine.cpu_name() if device.type == "cpu" else "",
+        "cpu_capability": machine.cpu_capability() if device.type == "cpu" else "",
     }
 
 
@@ -105,27 +138,122 @@ def variants(rm: Roadmap, cfg: RunConfig) -> list[tuple[int, Step, int]]:
             for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds)]
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One (step, seed) to train, and its cost (GFLOPs x epochs) to order and estimate the queue by."""
+    order: int
+    step: str
+    seed: int
+    cost: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.step} seed {self.seed}"
+
+
+def _spec(s: Study, step: Step):
+    return scale_spec(step.spec, s.recipe["scale_width"], s.recipe["scale_depth"], s.recipe["stem_stride"])
+
+
+def _checkpoint(s: Study, row: dict) -> Path:
+    return s.out / "checkpoints" / f"{row['step']}-seed{row['seed']}-{run_key(row)}.pt"
+
+
+def train_variant(s: Study, v: Variant, progress: VariantProgress | None) -> tuple[dict, list[dict], str]:
+    """Train one variant (its weights file written once it is done); returns its row, epoch history and
+    a line for the log. A NaN loss is a row with status "failed", not an exception."""
+    ctx = distributed.context()
+    step = s.rm.step(v.step)
+    spec = _spec(s, step)
+    row = _row(s, step, v.order, v.seed, spec)
+    lock = file_lock(s.out / "locks" / f"{step.id}-seed{v.seed}.lock", False,
+                     f"{step.id} seed {v.seed} is being trained by {{holder}}") if ctx.main else nullcontext()
+    with lock:
+        log = tensorboard.EpochLogger(s.out, step.id, v.seed, _tags(row, s.recipe)) \
+            if "tensorboard" in s.cfg.log and ctx.main else None
+        try:
+            r = train(lambda: build(spec, s.data.num_classes, drop_path_rate(s.recipe, s.rm.regime), img_size=s.res),
+                      s.data, s.recipe, v.seed, _checkpoint(s, row), progress, on_epoch=log)
+            row.update(status="ok", error="", top1=r.top1, top5=r.top5, epochs=r.epochs,
+                       images_seen=r.images_seen, train_time_s=round(r.train_time_s, 2),
+                       train_img_s=round(r.train_img_s, 1), eval_img_s=round(r.eval_img_s, 1),
+                       peak_mem_mb=round(r.peak_mem_mb, 1), device=r.device)
+            history = r.history
+            text = f"{v.name}: top-1 {r.top1:.2f}%  ({r.train_time_s:.0f} s, {r.train_img_s:.0f} img/s)"
+        except TrainingFailed as e:
+            row.update(status="failed", error=str(e), epochs=s.recipe["epochs"])
+            history, r = [], None
+            text = f"{v.name}: FAILED, {e}"
+        finally:
+            if log is not None:
+                log.close()
+        row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        if ctx.main and r is not None:  # the weights first: a row never names missing weights
+            save_weights(weights_path(s.out, step.id, v.seed, run_key(row)), r.weights, spec, row, s.data.classes)
+    return row, history, text
+
+
+_WORKER_STUDY: dict[str, Study] = {}
+
+
+def _train_in_worker(cfg: RunConfig, v: Variant, fingerprint: str) -> tuple[dict, list[dict], str]:
+    """A pool worker's task: the study is built once per worker process, its data loaded once."""
+    key = repr(cfg)
+    if key not in _WORKER_STUDY:
+        _WORKER_STUDY.clear()
+        _WORKER_STUDY[key] = study(cfg).with_data(load_data(cfg.data))
+    s = _WORKER_STUDY[key]
+    if s.data.fingerprint != fingerprint:
+        raise RoadmapError(f"the data at {cfg.data} changed while the run was going on; run it again")
+    sink = pool.sink()
+    sink.start(v.name, v.cost)
+    return train_variant(s, v, VariantProgress(sink, v.name))
+
+
 def run(cfg: RunConfig, hold_folder: bool = True) -> int:
     """Train what is not yet in the table; 0 if every variant finished, 1 if any failed."""
     if cfg.seeds < 1:
         raise RoadmapError("--seeds must be at least 1")
     if cfg.threads is not None and cfg.threads < 1:
         raise RoadmapError("--threads must be at least 1")
+    if cfg.jobs is not None and cfg.jobs < 1:
+        raise RoadmapError("--jobs must be at least 1")
     before = torch.get_num_threads()
     try:  # a library call leaves the caller's thread count as it found it
-        torch.set_num_threads(cfg.threads or before)
         return _run(cfg, hold_folder)
     finally:
         torch.set_num_threads(before)
 
 
+def _share(cfg: RunConfig, n: int, progress: Progress) -> tuple[int, int]:
+    """(jobs, threads per job) for n variants to train: by default one job per idle core (CPU) and
+    the idle cores split between the jobs; a multi-threaded job beside a busy core is warned of."""
+    ctx = distributed.context()
+    if ctx.world > 1 and (cfg.jobs or 1) > 1:
+        raise RoadmapError("--jobs runs several variants in one machine's processes; under torchrun every "
+                           "process trains the same variant: leave --jobs out")
+    if n == 0 or ctx.world > 1 or ctx.device.type == "cuda" and cfg.jobs is None:
+        return 1, cfg.threads or torch.get_num_threads()  # torchrun sets its own threads per process
+    if cfg.jobs == 1 and cfg.threads is not None:
+        return 1, cfg.threads
+    jobs = cfg.jobs or 0
+    cores, idle = machine.cores(), machine.idle_cores()
+    jobs = max(1, min(jobs or idle, n))
+    threads = cfg.threads or max(1, idle // jobs)
+    if idle < cores:
+        progress.say(f"note: {cores - idle} of {cores} cores are busy with other processes: {jobs} variant(s) "
+                     f"at a time, {threads} thread(s) each")
+    if threads > 1 and jobs * threads > idle:
+        progress.say(f"warning: {jobs} x {threads} threads on {idle} idle core(s): a multi-threaded job waits "
+                     f"at every parallel op for threads that were descheduled and can run 4-20x slower; "
+                     f"use --threads {max(1, idle // jobs)}")
+    return jobs, threads
+
+
 def _run(cfg: RunConfig, hold_folder: bool) -> int:
-    rm = load(cfg.roadmap, cfg.design)
-    recipe = load_recipe(cfg.recipe, cfg.overrides)
+    s = study(cfg)
+    rm, recipe, out = s.rm, s.recipe, s.out
     todo = variants(rm, cfg)
-    keys = dict.fromkeys(item.partition("=")[0].strip() for item in cfg.overrides)
-    overrides = " ".join(f"{k}={json.dumps(recipe[k])}" for k in keys)
-    out = Path(cfg.out) if cfg.out else default_out(rm, recipe, data_name(cfg.data))
     ctx = distributed.context()
     table = Table(out)
     folder_lock = file_lock(out / ".run.lock", False,
@@ -137,72 +265,60 @@ def _run(cfg: RunConfig, hold_folder: bool) -> int:
     with folder_lock:  # taken before the data loads: a busy folder is refused at once
         if ctx.main:
             table.read()  # refuse a folder that holds something else before training anything
-        data = load_data(cfg.data)
-        res = recipe["res"] or data.image_size
-        if ctx.main:
-            write_run(out, {
-                "roadmap": rm.name, "roadmap_file": cfg.roadmap if cfg.design == "path" else f"{cfg.roadmap}[{cfg.design}]", "title": rm.title, "regime": rm.regime,
-                "recipe": recipe, "data": cfg.data, "data_name": data.name, "num_classes": data.num_classes,
-                "classes": data.classes, "threads": torch.get_num_threads(),
-                "res": res, "seeds": cfg.seeds, "upto": cfg.upto, "command": "roadmap " + " ".join(sys.argv[1:]),
-                "device": torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else "cpu",
-                "world_size": ctx.world,
-            })
+        s.with_data(load_data(cfg.data))
         progress = Progress(len(todo), quiet=cfg.quiet or not ctx.main)
         for vid, why in rm.skipped.items():
             progress.say(f"{vid}: not built: {why}")
+        pending: list[Variant] = []
         for order, step, seed in todo:
-            spec = scale_spec(step.spec, recipe["scale_width"], recipe["scale_depth"], recipe["stem_stride"])
-            row = _row(rm, step, order, seed, spec, recipe, data, res, overrides)
+            row = _row(s, step, order, seed, _spec(s, step))
             name = f"{step.id} seed {seed}"
-            progress.start(name)
-            ckpt = out / "checkpoints" / f"{step.id}-seed{seed}-{run_key(row)}.pt"
             hit = distributed.broadcast_object(table.find(row) if ctx.main and not cfg.force else None)
             if hit is not None and "tensorboard" in cfg.log and ctx.main:
                 tensorboard.backfill(out, step.id, seed, table.history(hit["roadmap"], hit["step"], seed),
                                      _tags(row, recipe))
-            if hit is not None:
-                if (hit["roadmap"], hit["step"]) == (row["roadmap"], row["step"]):
-                    progress.finish(f"{name}: already in {table.path} (cached; --force retrains)", trained=False)
-                else:
-                    if ctx.main:
-                        table.reuse(hit, row)
-                    progress.finish(f"{name}: the same network as {hit['roadmap']} {hit['step']}, trained once: "
-                                    f"taken from {table.path}", trained=False)
-                continue
-            if cfg.force and ctx.main and ckpt.exists():
-                ckpt.unlink()
-            distributed.barrier()
-            lock = file_lock(out / "locks" / f"{step.id}-seed{seed}.lock", False,
-                             f"{step.id} seed {seed} is being trained by {{holder}}") if ctx.main else nullcontext()
-            with lock:
-                log = tensorboard.EpochLogger(out, step.id, seed, _tags(row, recipe)) \
-                    if "tensorboard" in cfg.log and ctx.main else None
-                try:
-                    r = train(lambda: build(spec, data.num_classes, drop_path_rate(recipe, rm.regime), img_size=res),
-                              data, recipe, seed, ckpt, progress, on_epoch=log)
-                    row.update(status="ok", error="", top1=r.top1, top5=r.top5, epochs=r.epochs,
-                               images_seen=r.images_seen, train_time_s=round(r.train_time_s, 2),
-                               train_img_s=round(r.train_img_s, 1), eval_img_s=round(r.eval_img_s, 1),
-                               peak_mem_mb=round(r.peak_mem_mb, 1), device=r.device)
-                    history = r.history
-                    text = f"{name}: top-1 {r.top1:.2f}%  ({r.train_time_s:.0f} s, {r.train_img_s:.0f} img/s)"
-                except TrainingFailed as e:
-                    failed += 1
-                    row.update(status="failed", error=str(e), epochs=recipe["epochs"])
-                    history = []
-                    text = f"{name}: FAILED, {e}"
-                finally:
-                    if log is not None:
-                        log.close()
-                row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            if hit is None:
+                if cfg.force and ctx.main:
+                    _checkpoint(s, row).unlink(missing_ok=True)
+                pending.append(Variant(order, step.id, seed, row["gflops"] * recipe["epochs"]))
+                progress.plan(pending[-1].cost)
+            elif (hit["roadmap"], hit["step"]) == (row["roadmap"], row["step"]):
+                progress.finish(name, f"{name}: already in {table.path} (cached; --force retrains)", trained=False)
+            else:
                 if ctx.main:
-                    if row["status"] == "ok":  # the weights first: a row never names missing weights
-                        save_weights(weights_path(out, step.id, seed, run_key(row)), r.weights, spec, row,
-                                     data.classes)
-                    table.put(row, history)
-                    ckpt.unlink(missing_ok=True)  # resume state is only needed until the row is written
-            progress.finish(text)
+                    table.reuse(hit, row)
+                progress.finish(name, f"{name}: the same network as {hit['roadmap']} {hit['step']}, trained "
+                                      f"once: taken from {table.path}", trained=False)
+        jobs, threads = _share(cfg, len(pending), progress)
+        torch.set_num_threads(threads)
+        if ctx.main:
+            write_run(out, {
+                "roadmap": rm.name, "roadmap_file": cfg.roadmap if cfg.design == "path" else f"{cfg.roadmap}[{cfg.design}]", "title": rm.title, "regime": rm.regime,
+                "recipe": recipe, "data": cfg.data, "data_name": s.data.name, "num_classes": s.data.num_classes,
+                "classes": s.data.classes, "threads": threads, "jobs": jobs,
+                "res": s.res, "seeds": cfg.seeds, "upto": cfg.upto, "command": "roadmap " + " ".join(sys.argv[1:]),
+                "device": torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else "cpu",
+                "cpu": machine.cpu_name(), "world_size": ctx.world,
+            })
+
+        def record(v: Variant, result: tuple[dict, list[dict], str]) -> None:
+            nonlocal failed
+            row, history, text = result
+            failed += row["status"] != "ok"
+            if ctx.main:
+                table.put(row, history)
+                _checkpoint(s, row).unlink(missing_ok=True)  # resume state is only needed until the row is written
+            progress.finish(v.name, text)
+
+        if jobs == 1:
+            for v in pending:
+                distributed.barrier()
+                progress.start(v.name, v.cost)
+                record(v, train_variant(s, v, progress.variant(v.name)))
+        else:  # the longest first, so the last minutes are not one lone variant
+            queue = sorted(pending, key=lambda v: -v.cost)
+            progress.say(f"training {len(queue)} variants, {jobs} at a time, {threads} thread(s) each")
+            pool.run_all(_train_with(cfg, s.data.fingerprint), queue, jobs, threads, progress, record)
     if failed:
         print(f"roadmap: {failed} variant(s) failed; see the status and error columns of {table.path}",
               file=sys.stderr)
@@ -215,3 +331,12 @@ def _run(cfg: RunConfig, hold_folder: bool) -> int:
         print(mine[["step", "seed", "status", "top1"]].to_string(index=False))
     return 0
 
+
+class _train_with:
+    """A picklable fn(variant) for the pool: this run's config and data fingerprint bound."""
+
+    def __init__(self, cfg: RunConfig, fingerprint: str):
+        self.cfg, self.fingerprint = cfg, fingerprint
+
+    def __call__(self, v: Variant):
+        return _train_in_worker(self.cfg, v, self.fingerprint)

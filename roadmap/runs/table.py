@@ -21,7 +21,7 @@ from roadmap.runs.lock import file_lock
 COLUMNS = [
     "roadmap", "regime", "step", "label", "group", "adopted", "order", "seed", "status", "error",
     "top1", "top5", "params", "gflops", "res", "epochs", "images_seen",
-    "train_time_s", "train_img_s", "eval_img_s", "peak_mem_mb", "device", "threads", "precision", "pipeline", "torch",
+    "train_time_s", "train_img_s", "eval_img_s", "peak_mem_mb", "device", "cpu", "cpu_capability", "threads", "precision", "pipeline", "torch",
     "timm", "git_commit",
     "spec_hash", "recipe_hash", "data_fingerprint", "recipe", "data", "width_mult", "depth_mult",
     "paper_top1", "paper_std", "paper_gflops", "finished_at", "cached_from", "recipe_overrides", "drop_path",
