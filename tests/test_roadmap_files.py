@@ -88,3 +88,26 @@ def test_cli_errors_are_one_line_without_traceback(args, message, capsys):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_step7_split_adds_the_final_steps_three_changes_one_at_a_time():
+    whole, split = roadmap.load("convnext-t"), roadmap.load("convnext-t-step7-split")
+    assert split.ids == ["step6.ln", "step7.ds", "step7.ls", "step7"]
+    # both ends are convnext-t's networks, so a folder holding convnext-t's rows reuses them
+    assert split.spec("step6.ln").hash == whole.spec("step6.ln").hash
+    assert split.spec("step7").hash == whole.spec("step7").hash
+    assert split.regime == whole.regime  # the same drop path under every recipe
+    ds, ls = split.spec("step7.ds"), split.spec("step7.ls")
+    assert ds.downsample == "separate" and ds.init == "resnet" and ds.block.layer_scale is None
+    assert ls.init == "resnet" and ls.block.layer_scale == 1e-6
+    # layer scale adds one parameter per channel and block, and no multiply-add; the init neither
+    assert roadmap.complexity(ls) == roadmap.complexity(whole.spec("step7"))
+    assert roadmap.complexity(ds)["gflops"] == roadmap.complexity(ls)["gflops"]
+    assert roadmap.complexity(ls)["params"] - roadmap.complexity(ds)["params"] == 3 * 96 + 3 * 192 + 9 * 384 + 3 * 768
+    assert [s.parent for s in split.steps] == [None, "step6.ln", "step7.ds", "step7.ls"]
+    assert len(roadmap.load("convnext-t-step7-split", "add-one").steps) == 4  # the base resolves there too
+
+
+def test_a_base_from_another_roadmap_must_name_one_of_its_steps(tmp_path):
+    with pytest.raises(RoadmapError, match="roadmap convnext-t has no step 'step9'; it has step0, step1"):
+        roadmap.load(_write(tmp_path, "base: convnext-t:step9\nsteps:\n  - {id: a}\n"))

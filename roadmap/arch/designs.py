@@ -20,9 +20,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from roadmap.arch import bases
 from roadmap.arch.spec import Spec
-from roadmap.arch.steps import Roadmap, Step
+from roadmap.arch.steps import Roadmap, Step, resolve_base
 from roadmap.arch.transforms import TRANSFORMS, NotApplicable
 from roadmap.errors import RoadmapError
 
@@ -38,7 +37,7 @@ def derive(rm: Roadmap, design: str) -> Roadmap:
     units = [s for s in rm.steps if s.adopted and s.transforms]
     if not units:
         raise RoadmapError(f"roadmap {rm.name!r} has no adopted step with transforms to ablate")
-    base = bases.base(rm.base)
+    base = resolve_base(rm.base)[0]
     if design == "leave-one-out":  # against the final model
         ref = replace(units[-1], parent=None, label=f"{units[-1].label} (all steps)")
         todo = [(u, [v for v in units if v is not u]) for u in units]

@@ -96,7 +96,7 @@ def parse(data: Any, path: Path) -> Roadmap:
     if unknown:
         raise RoadmapError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(ROADMAP_KEYS)}")
     try:
-        spec = base_spec(data["base"])
+        spec, regime = resolve_base(str(data["base"]))
     except RoadmapError as e:
         raise RoadmapError(f"{where}: {e}") from None
     raw_steps = data["steps"]
@@ -132,9 +132,21 @@ def parse(data: Any, path: Path) -> Roadmap:
             last_adopted = step
     return Roadmap(
         name=str(data.get("name", path.stem)), title=str(data.get("title", path.stem)),
-        regime=str(data.get("regime", data["base"])), base=data["base"],
+        regime=str(data.get("regime", regime)), base=data["base"],
         reference=dict(data.get("reference") or {}), steps=steps, path=path,
     )
+
+
+def resolve_base(name: str) -> tuple[Spec, str]:
+    """A roadmap's starting spec and default regime: a named seed architecture ("resnet50"), or a step
+    of another roadmap ("convnext-t:step6.ln"), whose regime (drop path) it keeps."""
+    if ":" not in name:
+        return base_spec(name), name
+    other, _, sid = name.partition(":")
+    rm = load(other)
+    if sid not in rm.ids:
+        raise RoadmapError(f"base {name!r}: roadmap {rm.name} has no step {sid!r}; it has {', '.join(rm.ids)}")
+    return rm.spec(sid), rm.regime
 
 
 def _transforms(raw, here) -> tuple[tuple[str, dict], ...]:

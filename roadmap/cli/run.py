@@ -39,10 +39,10 @@ def register(sub, name: str, help: str):
     s.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per variant (default: 1)")
     s.add_argument("--out", metavar="DIR", help="results folder (default: results/ROADMAP-DATA-RECIPE)")
     s.add_argument("--jobs", type=_jobs, default=None, metavar="N",
-                   help="variants trained at once, each in its own process (default: auto, one per idle core on "
-                        "a CPU, 1 on a GPU or under torchrun); longest first, one results table")
-    s.add_argument("--threads", type=int, metavar="N", help="intra-op CPU threads per variant (default: the idle "
-                                                            "cores split between the jobs); recorded in each row")
+                   help="variants trained at once, each in its own process (default: auto, one per core on a CPU, "
+                        "1 on a GPU or under torchrun); longest first, into one results table")
+    s.add_argument("--threads", type=int, metavar="N", help="intra-op CPU threads per variant (default: 1 when "
+                   "several jobs run, else the idle cores); recorded in each row")
     s.add_argument("--log", choices=["tensorboard"], action="append", default=[],
                    help="also log each variant's epochs to DIR/tensorboard/STEP-seedN "
                         "(needs pip install 'roadmap[tensorboard]')")

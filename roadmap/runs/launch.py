@@ -22,10 +22,10 @@ from roadmap.train.recipe import load_recipe
 
 
 def _local(executor, todo, job_cfgs: list[RunConfig], cfg: RunConfig) -> int:
-    """Local processes, at most --jobs at a time (default: one per idle core), each with its share of
-    the cores: submitit's local executor itself starts every job at once."""
-    cap = cfg.jobs or max(1, min(machine.idle_cores(), len(todo)))
-    threads = cfg.threads or max(1, machine.idle_cores() // cap)
+    """Local processes, at most --jobs at a time, with the runner's defaults (one per core, 1 thread each;
+    a lone job the idle cores): submitit's local executor itself starts every job at once."""
+    cap = max(1, min(cfg.jobs or machine.cores(), len(todo)))
+    threads = cfg.threads or (1 if cap > 1 else machine.idle_cores())
     waiting = [(f"{step.id} seed {seed}", replace(c, threads=threads)) for (_, step, seed), c in zip(todo, job_cfgs)]
     running, codes = [], []
     while waiting or running:

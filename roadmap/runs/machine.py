@@ -1,8 +1,9 @@
-"""The machine a run trains on: its processor (rows record it) and how many of its cores are idle.
+"""The machine a run trains on: its processor (rows record it), its cores and how many are idle.
 
 CPU results repeat bit for bit only on one processor with one thread count, so a row names both.
-The idle-core count decides how many variants train at once and with how many threads each: a
-multi-threaded job beside a busy core waits at every parallel op for a thread that was descheduled.
+A lone variant takes the cores idle when it starts; several take one core and one thread each
+(roadmap.runs.runner), as a multi-threaded job beside a busy core waits at every parallel op for a
+thread that was descheduled.
 """
 from __future__ import annotations
 

@@ -51,9 +51,9 @@ class RunConfig:
     out: str | None = None
     force: bool = False
     quiet: bool = False
-    threads: int | None = None       # intra-op threads per variant (None: the idle cores / jobs)
+    threads: int | None = None       # intra-op threads per variant (None: 1 with several jobs, else the idle cores)
     log: list[str] = field(default_factory=list)  # extra loggers: "tensorboard"
-    jobs: int | None = 1             # variants trained at once (None: one per idle core, on a CPU)
+    jobs: int | None = 1             # variants trained at once (None: one per core, on a CPU)
 
 
 def default_out(rm: Roadmap, recipe: dict, dataset: str) -> Path:
@@ -226,27 +226,26 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
 
 
 def _share(cfg: RunConfig, n: int, progress: Progress) -> tuple[int, int]:
-    """(jobs, threads per job) for n variants to train: by default one job per idle core (CPU) and
-    the idle cores split between the jobs; a multi-threaded job beside a busy core is warned of."""
+    """(jobs, threads per job) for n variants to train. By default one job per core with one thread
+    each: a 1-thread job beside another busy process only shares a core, while a multi-threaded one
+    waits at every parallel op for a thread that was descheduled (4-20x slower). A single variant
+    gets the cores idle now."""
     ctx = distributed.context()
     if ctx.world > 1 and (cfg.jobs or 1) > 1:
         raise RoadmapError("--jobs runs several variants in one machine's processes; under torchrun every "
                            "process trains the same variant: leave --jobs out")
     if n == 0 or ctx.world > 1 or ctx.device.type == "cuda" and cfg.jobs is None:
         return 1, cfg.threads or torch.get_num_threads()  # torchrun sets its own threads per process
-    if cfg.jobs == 1 and cfg.threads is not None:
-        return 1, cfg.threads
-    jobs = cfg.jobs or 0
-    cores, idle = machine.cores(), machine.idle_cores()
-    jobs = max(1, min(jobs or idle, n))
-    threads = cfg.threads or max(1, idle // jobs)
-    if idle < cores:
-        progress.say(f"note: {cores - idle} of {cores} cores are busy with other processes: {jobs} variant(s) "
-                     f"at a time, {threads} thread(s) each")
-    if threads > 1 and jobs * threads > idle:
-        progress.say(f"warning: {jobs} x {threads} threads on {idle} idle core(s): a multi-threaded job waits "
-                     f"at every parallel op for threads that were descheduled and can run 4-20x slower; "
-                     f"use --threads {max(1, idle // jobs)}")
+    cores = machine.cores()
+    jobs = max(1, min(cfg.jobs or cores, n))
+    if cfg.threads is not None:
+        threads = cfg.threads
+    else:
+        threads = 1 if jobs > 1 else machine.idle_cores()
+    if threads > 1 and jobs * threads > cores:
+        progress.say(f"warning: {jobs} jobs x {threads} threads on {cores} cores: a multi-threaded job waits at "
+                     "every parallel op for threads that were descheduled and can run 4-20x slower; use "
+                     f"--threads {max(1, cores // jobs)}")
     return jobs, threads
 
 

@@ -168,13 +168,14 @@ def norm(spec: Spec, kind: str = "ln") -> Spec:
 
 
 @transform
-def separate_downsampling(spec: Spec) -> Spec:
+def separate_downsampling(spec: Spec, init: str = "trunc_normal") -> Spec:
     """"Separate downsampling layers": LN + 2x2 stride-2 conv between stages.
 
     Blocks lose their stride and projection shortcut; a norm follows the stem (which drops its
     activation, as in the official ConvNeXt stem) and the global pool, as the paper adds
     "normalization layers wherever spatial resolution is changed"; weights are initialised
-    as in the official code (trunc-normal, std 0.02).
+    as in the official code (trunc-normal, std 0.02), unless `init` keeps the ResNet's (to take
+    the final step's changes one at a time: steps/convnext-t-step7-split.yaml).
     """
     if spec.downsample == "separate":
         raise NotApplicable("downsampling is already separate")
@@ -183,7 +184,16 @@ def separate_downsampling(spec: Spec) -> Spec:
     ops = tuple(replace(op, stride=False) for op in spec.block.ops)
     return replace(spec, downsample="separate", block=replace(spec.block, ops=ops),
                    stem=replace(spec.stem, norm=True, act=False, width=spec.widths[0]),
-                   head_norm=True, init="trunc_normal")
+                   head_norm=True, init=init)
+
+
+@transform
+def init(spec: Spec, kind: str = "trunc_normal") -> Spec:
+    """The weight initialisation: "trunc_normal" (official ConvNeXt, std 0.02), "resnet" (timm's
+    ResNet: kaiming-normal, each branch's last BN zeroed) or "torch" (PyTorch's defaults)."""
+    if spec.init == kind:
+        raise NotApplicable(f"the init is already {kind}")
+    return replace(spec, init=kind)
 
 
 @transform
