@@ -28,6 +28,7 @@ COMMANDS = {
     "plot": "draw Figure 2: the paper's numbers, or a reproduced run",
     "report": "a results folder as a table: top-1 per step with 95%% intervals, paired changes, verdicts",
     "compare": "two results folders or two steps, paired by seed: delta, 95%% interval, verdict",
+    "agreement": "runs against the paper and each other: rank correlations and signs, with intervals",
     "recipe": "a training recipe's settings with their values and meanings",
     "export": "a trained variant's weights as safetensors, with its spec YAML in the metadata",
     "bench": "measure train/eval img/s, TFLOP/s and MFU per variant against timm's eager loop",

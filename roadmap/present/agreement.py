@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from scipy import stats
+
+from roadmap.arch.steps import load
+from roadmap.errors import RoadmapError
+from roadmap.present.stats import paired_delta, seed_values, welch
+from roadmap.runs.table import read_results
 
 
 @dataclass
@@ -43,3 +50,218 @@ def agreement(report: pd.DataFrame) -> Agreement:
     both = ch["paper_resolved"] == True  # noqa: E712
     return Agreement(n_steps=len(ok), rho=float(rho), rho_p=float(p), resolved=len(ch), same_sign=int(same.sum()),
                      both_resolved=int(both.sum()), both_same_sign=int((same & both).sum()))
+
+
+# --- several runs against the paper and each other: `roadmap agreement` --------------------------------
+
+PAPER_SEEDS = 3  # Table 10 gives each step's mean ± std over 3 seeds
+
+
+@dataclass
+class RunSteps:
+    """One results folder's finished seeds of one roadmap, as agreement compares them."""
+    folder: str
+    label: str                           # the folder's name and its budget ("cifar10-cpu-proxy, 10 ep")
+    steps: list[str]                     # the roadmap's order, finished steps only
+    parents: dict[str, str | None]       # the step each is compared with
+    labels: dict[str, str]
+    values: dict[str, dict[int, float]]  # step -> seed -> top-1
+    seeds: list[int]                     # the seeds every finished step has: the bootstrap's units
+    paper: dict[str, tuple[float, float]]  # step -> Table 10's (top-1, std)
+
+
+def run_steps(folder, roadmap: str = "convnext-t") -> RunSteps:
+    table = read_results(folder)
+    names = sorted(set(table["roadmap"].dropna().astype(str)))
+    table = table[table["roadmap"].astype(str) == roadmap]
+    if table.empty:
+        raise RoadmapError(f"{folder} has no rows of roadmap {roadmap!r}; it has {', '.join(names) or 'none'} "
+                           "(choose with --roadmap)")
+    rm = load(roadmap)
+    values = seed_values(table)
+    steps = [s.id for s in rm.steps if s.id in values]
+    seeds = sorted(set.intersection(*(set(values[s]) for s in steps))) if steps else []
+    epochs = sorted({int(e) for e in pd.to_numeric(table.loc[table["status"] == "ok", "epochs"], errors="coerce").dropna()})
+    budget = f", {'/'.join(map(str, epochs))} ep" if epochs else ""
+    return RunSteps(
+        folder=str(folder), label=f"{Path(folder).name}{budget}", steps=steps,
+        parents={s.id: s.parent for s in rm.steps}, labels={s.id: s.label for s in rm.steps},
+        values=values, seeds=seeds,
+        paper={s.id: (float(s.paper["top1"]), float(s.paper.get("std") or 0.0)) for s in rm.steps
+               if s.paper.get("top1") is not None})
+
+
+def _changes(r: RunSteps) -> list[str]:
+    """Steps with a parent, both finished, in order."""
+    return [s for s in r.steps if r.parents.get(s) in r.values]
+
+
+def _rank_rows(x: np.ndarray) -> np.ndarray:
+    return stats.rankdata(x, axis=-1)
+
+
+def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each row of x with the same row of y (ties get average ranks); NaN for a
+    constant row."""
+    rx, ry = _rank_rows(x), _rank_rows(y)
+    rx, ry = rx - rx.mean(-1, keepdims=True), ry - ry.mean(-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rx * ry).sum(-1) / np.sqrt((rx ** 2).sum(-1) * (ry ** 2).sum(-1))
+
+
+MEASURE_COLUMNS = ["comparison", "measure", "value", "ci_low", "ci_high", "n", "draws"]
+STEP_COLUMNS = ["step", "label", "parent", "paper_top1", "paper_delta", "paper_resolved"]
+
+
+def agreement_tables(runs: list[RunSteps], draws: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-step table: the paper's and each run's mean and paired Δ side by side; measures: Spearman ρ
+    of step changes and of step means against the paper, sign agreement, and for each pair of runs
+    ρ between their changes and the change of ρ from the first to the second, each with a 95%
+    bootstrap interval; see the README's pre-registered plan for the design)."""
+    rng = np.random.default_rng(seed)
+    # steps every run and the paper have, in the first run's order
+    common = [s for s in runs[0].steps if all(s in r.values for r in runs) and s in runs[0].paper]
+    changes = [s for s in common if runs[0].parents.get(s) in common]
+    parents = {s: runs[0].parents[s] for s in changes}
+    paper = runs[0].paper
+    p_mean = np.array([paper[s][0] for s in common])
+    p_delta = np.array([paper[s][0] - paper[parents[s]][0] for s in changes])
+    p_welch = {s: welch(paper[s][0], paper[s][1], PAPER_SEEDS, paper[parents[s]][0], paper[parents[s]][1],
+                        PAPER_SEEDS) for s in changes}
+    p_resolved = np.array([p_welch[s].resolved for s in changes], dtype=bool)
+    col = {s: i for i, s in enumerate(common)}
+    ci, pi = np.array([col[s] for s in changes], dtype=int), np.array([col[parents[s]] for s in changes], dtype=int)
+
+    # seeds x steps matrices; one seed resample per draw shared by runs with the same seeds (paired)
+    mats = [np.array([[r.values[s][k] for s in common] for k in r.seeds], dtype=float) for r in runs]
+    same_seeds = all(r.seeds == runs[0].seeds for r in runs)
+    idx0 = rng.integers(0, len(runs[0].seeds), size=(draws, len(runs[0].seeds)))
+    idx = [idx0 if same_seeds else rng.integers(0, len(r.seeds), size=(draws, len(r.seeds))) for r in runs]
+    p_std = np.array([paper[s][1] for s in common]) / np.sqrt(PAPER_SEEDS)
+    p_draw = p_mean + rng.standard_normal((draws, len(common))) * p_std
+    pd_draw = p_draw[:, ci] - p_draw[:, pi]
+
+    def measures(m, ix):
+        means = m[ix].mean(axis=1)                       # draws x steps
+        deltas = means[:, ci] - means[:, pi]
+        return means, deltas
+
+    point, boot = [], []
+    for m, ix in zip(mats, idx):
+        means = m.mean(axis=0)
+        point.append((means, means[ci] - means[pi]))
+        boot.append(measures(m, ix))
+
+    def interval(x):
+        x = x[~np.isnan(x)]
+        return (float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5))) if x.size else (math.nan, math.nan)
+
+    rows = []
+
+    def add(comparison, measure, value, draws_, n):
+        low, high = interval(draws_)
+        rows.append({"comparison": comparison, "measure": measure, "value": float(value), "ci_low": low,
+                     "ci_high": high, "n": n, "draws": draws})
+
+    n_res = int(p_resolved.sum())
+    for r, (means, deltas), (b_means, b_deltas) in zip(runs, point, boot):
+        add(f"{r.label} vs paper", "rho_changes", _spearman_rows(deltas, p_delta), _spearman_rows(b_deltas, pd_draw),
+            len(changes))
+        add(f"{r.label} vs paper", "rho_means", _spearman_rows(means, p_mean), _spearman_rows(b_means, p_draw),
+            len(common))
+        same = np.sign(deltas[p_resolved]) == np.sign(p_delta[p_resolved])
+        b_same = (np.sign(b_deltas[:, p_resolved]) == np.sign(p_delta[p_resolved])).mean(axis=1)
+        add(f"{r.label} vs paper", "sign_agreement", same.mean() if n_res else math.nan, b_same, n_res)
+    for i in range(len(runs)):
+        for j in range(i + 1, len(runs)):
+            a, b = runs[i], runs[j]
+            add(f"{b.label} vs {a.label}", "rho_changes", _spearman_rows(point[j][1], point[i][1]),
+                _spearman_rows(boot[j][1], boot[i][1]), len(changes))
+            add(f"{b.label} − {a.label}, vs paper", "rho_changes_difference",
+                _spearman_rows(point[j][1], p_delta) - _spearman_rows(point[i][1], p_delta),
+                _spearman_rows(boot[j][1], pd_draw) - _spearman_rows(boot[i][1], pd_draw), len(changes))
+    measures_df = pd.DataFrame(rows, columns=MEASURE_COLUMNS)
+
+    step_rows = []
+    for s in common:
+        par = runs[0].parents.get(s) if s in parents else None
+        row = {"step": s, "label": runs[0].labels[s], "parent": par, "paper_top1": paper[s][0],
+               "paper_delta": paper[s][0] - paper[par][0] if par else math.nan,
+               "paper_low": p_welch[s].low if par else math.nan, "paper_high": p_welch[s].high if par else math.nan,
+               "paper_resolved": bool(p_welch[s].resolved) if par else False}
+        for k, r in enumerate(runs):
+            vals = {seed_: r.values[s][seed_] for seed_ in r.seeds}
+            row[f"mean_{k}"] = float(np.mean(list(vals.values())))
+            if par:
+                d = paired_delta(vals, {seed_: r.values[par][seed_] for seed_ in r.seeds})
+                row.update({f"delta_{k}": d.delta, f"delta_low_{k}": d.low, f"delta_high_{k}": d.high,
+                            f"resolved_{k}": d.resolved})
+            else:
+                row.update({f"delta_{k}": math.nan, f"delta_low_{k}": math.nan, f"delta_high_{k}": math.nan,
+                            f"resolved_{k}": False})
+        step_rows.append(row)
+    steps_df = pd.DataFrame(step_rows)
+    steps_df.attrs["runs"] = [r.label for r in runs]
+    return steps_df, measures_df
+
+
+def flips(steps: pd.DataFrame, i: int, j: int) -> dict[str, list[str]]:
+    """Between run i and run j: changes resolved in both with opposite signs; resolved only in one."""
+    out = {"flip": [], "only_first": [], "only_second": []}
+    for r in steps.itertuples():
+        a, b = getattr(r, f"resolved_{i}"), getattr(r, f"resolved_{j}")
+        da, db = getattr(r, f"delta_{i}"), getattr(r, f"delta_{j}")
+        if a and b and (da > 0) != (db > 0):
+            out["flip"].append(r.step)
+        elif a and not b:
+            out["only_first"].append(r.step)
+        elif b and not a:
+            out["only_second"].append(r.step)
+    return out
+
+
+MEASURE_NAMES = {
+    "rho_changes": "Spearman ρ of the step changes",
+    "rho_means": "Spearman ρ of the step means",
+    "sign_agreement": "sign agreement on the paper's resolved changes",
+    "rho_changes_difference": "change of ρ (step changes)",
+}
+
+
+def agreement_markdown(steps: pd.DataFrame, measures: pd.DataFrame) -> str:
+    """Both tables as GitHub Markdown, then the pre-registered verdict for each pair of runs."""
+    runs = steps.attrs["runs"]
+    head = ["step", "label", "paper top-1", "paper Δ (Welch)"] + [f"{r}: mean / Δ [95% CI]" for r in runs]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    for r in steps.to_dict(orient="records"):
+        cells = [r["step"], r["label"], f"{r['paper_top1']:.2f}",
+                 "" if math.isnan(r["paper_delta"]) else f"{r['paper_delta']:+.2f}" + ("" if r["paper_resolved"] else " ≈")]
+        for k in range(len(runs)):
+            cell = f"{r[f'mean_{k}']:.2f}"
+            if not math.isnan(r[f"delta_{k}"]):
+                ci = "" if math.isnan(r[f"delta_low_{k}"]) else f" [{r[f'delta_low_{k}']:+.2f}, {r[f'delta_high_{k}']:+.2f}]"
+                cell += f" / {r[f'delta_{k}']:+.2f}{ci}" + ("" if r[f"resolved_{k}"] else " ≈")
+            cells.append(cell)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    lines += ["", "≈: the 95% interval holds 0 (ours: paired t over seeds; the paper's: Welch on Table 10).", "",
+              "| comparison | measure | value [95% bootstrap CI] | n |", "|---|---|---:|---:|"]
+    for m in measures.to_dict(orient="records"):
+        ci = "" if math.isnan(m["ci_low"]) else f" [{m['ci_low']:+.2f}, {m['ci_high']:+.2f}]"
+        lines.append(f"| {m['comparison']} | {MEASURE_NAMES[m['measure']]} | {m['value']:+.2f}{ci} | {m['n']} |")
+    lines.append("")
+    draws = int(measures["draws"].iloc[0]) if len(measures) else 0
+    lines.append(f"Intervals: {draws:,} bootstrap draws resampling seeds (the same resample for every step and, "
+                 "where the seeds match, every run) and the paper's step means from N(mean, std/√3).")
+    for i in range(len(runs)):
+        for j in range(i + 1, len(runs)):
+            d = measures[(measures["measure"] == "rho_changes_difference")
+                         & (measures["comparison"] == f"{runs[j]} − {runs[i]}, vs paper")].iloc[0]
+            rises = d["value"] > 0 and d["ci_low"] > 0
+            verdict = "agreement rises" if rises else "no evidence that agreement rises"
+            f = flips(steps, i, j)
+            lines.append("")
+            lines.append(f"{runs[i]} -> {runs[j]}: {verdict} (change of ρ of the step changes {d['value']:+.2f} "
+                         f"[{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]). Flip sign (resolved in both): "
+                         f"{', '.join(f['flip']) or 'none'}; resolved only in the first: "
+                         f"{', '.join(f['only_first']) or 'none'}; only in the second: {', '.join(f['only_second']) or 'none'}.")
+    return "\n".join(lines) + "\n"
