@@ -12,6 +12,7 @@ EXAMPLES = """examples:
   roadmap plot --results results/smoke -o smoke.svg
   roadmap plot --curves results/smoke           # -> plots/smoke-curves.png
   roadmap plot --curves results/smoke --only step0 step7 -o curves.pdf
+  roadmap plot --agreement results/cifar10-cpu-proxy results/cifar10-cpu-proxy-30ep
 """
 
 
@@ -25,16 +26,22 @@ def register(sub, name: str, help: str):
             "mean top-1 per step with seed spread, the change from the previous adopted step, the "
             "paper's value beside it; steps not run or failed are shown as such. --curves draws a run's "
             "epochs.csv: train loss, val loss and top-1 per epoch, one line per step (mean over seeds, band "
-            "from the lowest to the highest seed).", 79),
+            "from the lowest to the highest seed). --agreement draws each step's change in several runs beside "
+            "the paper's.", 79),
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = s.add_mutually_exclusive_group(required=True)
     what.add_argument("--paper", action="store_true", help="the paper's Figure 2 (Tables 10 and 11)")
     what.add_argument("--results", metavar="FOLDER", help="a results folder with results.csv (from `roadmap run`)")
     what.add_argument("--curves", metavar="FOLDER", help="a results folder's training curves, from its epochs.csv")
+    what.add_argument("--agreement", metavar="FOLDER", nargs="+",
+                      help="results folders (smallest budget first): each step's change per run with its interval, "
+                           "the paper's beside them (the numbers: roadmap agreement)")
     s.add_argument("-o", "--out", metavar="FILE",
                    help="output file, .png, .svg or .pdf (default: plots/paper.png, plots/FOLDER-NAME.png, or "
                         "plots/FOLDER-NAME-curves.png)")
     s.add_argument("--only", metavar="STEP", nargs="+", help="with --curves: just these steps")
+    s.add_argument("--roadmap", help="with --results: only this roadmap's rows, when the folder holds several; "
+                                     "with --agreement: whose rows (default: convnext-t)")
     s.add_argument("--dpi", type=int, default=170, help="resolution of a .png (default: %(default)s)")
     s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"],
                    help="with --results: path draws Figure 2's bars; leave-one-out and add-one a forest plot of "
@@ -50,12 +57,24 @@ def plot(a) -> int:
     elif a.curves:
         from roadmap.present.curves import draw_curves
         path = draw_curves(a.curves, a.out, dpi=a.dpi, design=a.design, steps=a.only)
+    elif a.agreement:
+        from roadmap.present.agreement import agreement_tables, run_steps
+        from roadmap.present.agreement_figure import draw_agreement
+        steps, measures = agreement_tables([run_steps(f, a.roadmap or "convnext-t") for f in a.agreement])
+        path = draw_agreement(steps, measures, a.out or Path("plots") / f"{Path(a.agreement[-1]).resolve().name}"
+                                                          "-agreement.png", dpi=a.dpi)
     elif a.design != "path":
         from roadmap.present.forest import draw_forest
         path = draw_forest(a.results, a.design, a.out, dpi=a.dpi)
     else:
         from roadmap.present.figure import figure_groups
         groups = figure_groups(a.results)
+        if a.roadmap:
+            names = [name for g in groups for name in g]
+            if a.roadmap not in names:
+                from roadmap.errors import RoadmapError
+                raise RoadmapError(f"{a.results} has no rows of roadmap {a.roadmap!r}; it has {', '.join(names)}")
+            groups = [[a.roadmap]]
         stem = Path("plots") / Path(a.results).resolve().name
         if len(groups) > 1 and a.out:
             from roadmap.errors import RoadmapError

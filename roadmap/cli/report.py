@@ -9,6 +9,7 @@ from roadmap.cli import emit
 EXAMPLES = """examples:
   roadmap report results/smoke                  # Markdown, ready to paste
   roadmap report results/smoke --format csv -o smoke.csv
+  roadmap report results/cifar10-cpu-proxy --roadmap convnext-t-step7-split
 """
 
 
@@ -30,12 +31,13 @@ def register(sub, name: str, help: str):
     s.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of printing")
     s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"],
                    help="which design's rows, when the folder holds several (default: %(default)s)")
+    s.add_argument("--roadmap", help="which roadmap's rows, when the folder holds several (default: all)")
     s.set_defaults(fn=report)
 
 
 def report(a) -> int:
     from roadmap.present.report import report_table, to_csv, to_markdown  # pandas only when asked
-    df = report_table(a.folder, a.design)
+    df = report_table(a.folder, a.design, a.roadmap)
     text = to_markdown(df) if a.format == "md" else to_csv(df)
     if a.format == "md" and a.design == "path":
         from roadmap.present.agreement import agreement

@@ -192,6 +192,19 @@ def of_design(table: pd.DataFrame, design: str, folder: str | Path = "the folder
     return mine
 
 
+def of_roadmap(table: pd.DataFrame, roadmap: str | None, folder: str | Path = "the folder") -> pd.DataFrame:
+    """The rows of one roadmap (None: all of them), by the name its rows carry."""
+    if roadmap is None:
+        return table
+    names = table["roadmap"].fillna("").astype(str)
+    bare = names.map(lambda n: n.partition("[")[0])
+    mine = table[(names == roadmap) | (bare == roadmap)]
+    if mine.empty:
+        raise RoadmapError(f"{folder} has no rows of roadmap {roadmap!r}; it has "
+                           f"{', '.join(dict.fromkeys(names)) or 'none'}")
+    return mine
+
+
 def roadmaps_of(results: pd.DataFrame, runs: list[dict] | dict | None = None) -> list[Roadmap]:
     """The roadmaps named in a results table's `roadmap` column that can be loaded.
 

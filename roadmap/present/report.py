@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from roadmap.present.aggregate import of_design, result_rows, roadmaps_of
+from roadmap.present.aggregate import of_design, of_roadmap, result_rows, roadmaps_of
 from roadmap.runs.table import read_results, read_runs
 
 COLUMNS = ["regime", "step", "label", "adopted", "status", "n", "top1_mean", "top1_std", "top1_ci_low",
@@ -27,15 +27,16 @@ HEADERS = {
 }
 
 
-def report_table(folder: str | Path, design: str = "path") -> pd.DataFrame:
+def report_table(folder: str | Path, design: str = "path", roadmap: str | None = None) -> pd.DataFrame:
     """One row per roadmap step (per regime when both were run), numbers unformatted.
 
     Intervals are 95% Student-t: of the mean over seeds, and of the delta against the parent (the
     previous adopted step) paired by seed; `resolved` when that interval excludes 0. The paper's
     delta is Welch's on Table 10's mean ± std over 3 seeds (see roadmap.present.stats). For an
-    ablation design the parent of every variant is the design's reference model.
+    ablation design the parent of every variant is the design's reference model. `roadmap`: only
+    that roadmap's rows, when the folder holds several.
     """
-    table = of_design(read_results(folder), design, folder)
+    table = of_roadmap(of_design(read_results(folder), design, folder), roadmap, folder)
     rows = result_rows(table, roadmaps_of(table, read_runs(folder)))
     out = pd.DataFrame({
         "regime": rows["regime"], "step": rows["step"], "label": rows["label"], "adopted": rows["adopted"],
