@@ -254,9 +254,14 @@ def test_an_unwritable_output_is_one_sentence(tmp_path, two_steps, capsys):
 def test_sigterm_ends_like_ctrl_c(monkeypatch, capsys):
     import roadmap.cli.show as show
     monkeypatch.setattr(show, "show", lambda *a: os.kill(os.getpid(), signal.SIGTERM))
-    assert main(["show", "step0"]) == 130
-    assert "interrupted; the same command resumes" in capsys.readouterr().err
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        assert main(["show", "step0"]) == 130
+        assert "interrupted; the same command resumes" in capsys.readouterr().err
+        # a second SIGTERM (timeout forwarding one, then a kill) cannot break the clean-up the first began
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def test_a_folder_trained_with_two_settings_says_so_row_by_row(two_steps, tmp_path):

@@ -88,4 +88,7 @@ def emit(text: str, out: str | None) -> int:
 
 
 def _interrupt(signum, frame):
+    # once: a second SIGTERM (timeout and a kill, say) must not break the clean-up that the first began
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
