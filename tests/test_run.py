@@ -4,7 +4,6 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import nullcontext
 
 import pandas as pd
 import pytest
@@ -77,8 +76,10 @@ def test_a_rerun_trains_nothing(two_steps, capsys):
     capsys.readouterr()
     assert run(cfg(two_steps)) == 0
     assert len(read_runs(two_steps)) >= 2  # run.json keeps every invocation
-    quiet = capsys.readouterr().out.splitlines()  # --quiet: the results and nothing else
+    said = capsys.readouterr()
+    quiet = said.out.splitlines()  # --quiet: the results and nothing else, and where they are
     assert quiet[0].split() == ["step", "seed", "status", "top1"] and len(quiet) == 3 and " ok " in quiet[1]
+    assert f"results: {two_steps / 'results.csv'}" in said.err
     after = pd.read_csv(two_steps / "results.csv")
     pd.testing.assert_frame_equal(before, after)  # finished_at included: nothing was retrained
     assert {p: p.stat().st_mtime_ns for p in (two_steps / "weights").glob("*.safetensors")} == weights
@@ -177,12 +178,19 @@ def test_a_second_run_on_the_same_folder_is_refused_before_the_data_loads(tmp_pa
     (["--set", "epochs"], "expected key=value"),
     (["--data", "embedded:x"], "use embedded:N with N training images per class"),
     (["--data", "../nowhere:5"], "data source ../nowhere: no such file or directory"),
+    (["--data", "embedded:100000"], "the embedded set generates at most 5,000 training images per class"),
+    (["--data", "CIFAR:abc"], "'abc' is not a number (PATH:N takes N training images per class)"),
+    (["--upto", "step1", "--only", "step0"], "--upto and --only both choose the steps to train"),
+    (["--jobs", "0"], "--jobs must be at least 1"),
 ])
 def test_bad_input_is_one_sentence_and_exit_2(tmp_path, args, message, capsys):
+    (tmp_path / "CIFAR").mkdir()  # a folder, so CIFAR:abc is a typo of CIFAR:N, not a path
+    args = [str(tmp_path / a) if a.startswith("CIFAR") else a for a in args]
     assert main(["run", "--out", str(tmp_path / "out"), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and err.startswith("roadmap: error: ")
+    assert not (tmp_path / "out").exists(), "a run that wrote nothing leaves no folder behind"
 
 
 def test_a_folder_holding_something_else_is_refused(tmp_path):
@@ -232,8 +240,9 @@ def test_one_value_has_one_spelling_and_one_hash():
 
 
 def test_results_files_honour_the_umask(two_steps):
-    for name in ("results.csv", "epochs.csv", "run.json"):
-        assert (two_steps / name).stat().st_mode & 0o777 == 0o666 & ~_umask(), name
+    weights = sorted((two_steps / "weights").glob("*.safetensors"))  # safetensors writes 0600 by itself
+    for path in [two_steps / name for name in ("results.csv", "epochs.csv", "run.json")] + weights:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~_umask(), path.name
 
 
 def _umask():
@@ -521,12 +530,15 @@ def test_the_local_launcher_keeps_the_jobs_cap(monkeypatch, capsys):
     assert capsys.readouterr().out.count(": job 1") == 5
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--jobs", "0"], "--jobs must be at least 1"),
-    (["--jobs", "two"], "'two' is not a number of jobs"),
-])
-def test_bad_job_counts_are_one_sentence(tmp_path, args, message, capsys):
-    with pytest.raises(SystemExit) if "two" in args else nullcontext():
-        rc = main(["run", "--upto", "step0", "--data", DATA, "--out", str(tmp_path), *args])
-        assert rc == 2
-    assert message in capsys.readouterr().err
+def test_a_job_count_that_is_not_a_number_is_one_sentence(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "--upto", "step0", "--data", DATA, "--out", str(tmp_path), "--jobs", "two"])
+    assert stop.value.code == 2 and "'two' is not a number of jobs" in capsys.readouterr().err
+
+
+def test_a_bare_command_prints_its_help_and_version_works(capsys):
+    assert main([]) == 0
+    assert "COMMAND" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("roadmap ")

@@ -42,6 +42,7 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         description="Build, train and plot the ConvNeXt modernization roadmap (ResNet -> ConvNeXt), step by step.",
         epilog="Run 'roadmap COMMAND --help' for a command's options.",
     )
+    p.add_argument("--version", action="version", version=f"roadmap {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # the top-level parser takes no option with a value, so the first word is the command
     chosen = next((a for a in (argv or []) if not a.startswith("-")), None)
@@ -55,6 +56,9 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # a bare `roadmap`: what it can do, not an argparse complaint
+        parser(argv).print_help()
+        return 0
     args = parser(argv).parse_args(argv)
     if threading.current_thread() is threading.main_thread():  # SIGTERM (a scheduler, kill) ends like Ctrl-C
         signal.signal(signal.SIGTERM, _interrupt)
@@ -85,6 +89,14 @@ def emit(text: str, out: str | None) -> int:
     else:
         print(text, end="")
     return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("roadmap")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _interrupt(signum, frame):

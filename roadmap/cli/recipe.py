@@ -6,7 +6,8 @@ def register(sub, name: str, help: str):
     s = sub.add_parser(name, help=help, description="Print every setting of a recipe (a shipped name or a YAML "
                                                     "path) with its value and meaning; change any of them with "
                                                     "`roadmap run --set KEY=VALUE`.")
-    s.add_argument("recipe", nargs="?", default="smoke", help="smoke (default), proxy, imagenet or a YAML path")
+    s.add_argument("recipe", nargs="?", default="smoke",
+                   help="smoke (default), cpu-proxy, proxy, imagenet or a YAML path")
     s.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                    help="show the recipe with this override applied (repeatable)")
     s.set_defaults(fn=show)
@@ -17,7 +18,10 @@ def show(a) -> int:
 
     r = load_recipe(a.recipe, a.overrides)
     print(f"recipe {r['name']}  (hash {recipe_hash(r)})")
+    import yaml
+
     width = max(map(len, SCHEMA))
-    for key, (_, meaning) in SCHEMA.items():
-        print(f"  {key:<{width}}  {str(r[key]):<22}  {meaning}")
+    for key, (_, meaning) in SCHEMA.items():  # values as YAML: what a recipe file or --set would say
+        value = yaml.safe_dump(r[key], default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+        print(f"  {key:<{width}}  {value:<22}  {meaning}")
     return 0

@@ -29,8 +29,9 @@ def register(sub, name: str, help: str):
     s.add_argument("--only", metavar="STEP", nargs="+", default=[], help="train only these steps")
     s.add_argument("--roadmap", default="convnext-t", help=ROADMAP_HELP + " (default: %(default)s)")
     s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"], help=DESIGN_HELP)
-    s.add_argument("--recipe", default="smoke", help="smoke (default, 2-core CPU), proxy (one GPU, 32-64 px), "
-                                                     "imagenet (the paper's Table 5), or a recipe YAML path")
+    s.add_argument("--recipe", default="smoke", help="smoke (default, 2-core CPU, minutes), cpu-proxy (CIFAR-10 on a "
+                                                     "2-core CPU, hours), proxy (one GPU, 32-64 px), imagenet (the "
+                                                     "paper's Table 5), or a recipe YAML path")
     s.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                    help="override a recipe value, e.g. --set epochs=30 (repeatable)")
     s.add_argument("--data", default="embedded", help="'embedded' (default, generated), an ImageFolder tree "

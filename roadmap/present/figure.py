@@ -356,7 +356,7 @@ def subtitle(f: dict) -> str:
     recipe = f"recipe {f['recipe']}" + (f" ({f['overrides']})" if f.get("overrides") not in ("", "?", None) else "")
     parts = [f["data"], recipe, f"res {f['res']}, width ×{f['width_mult']}, depth ×{f['depth_mult']}"]
     if f["epochs"]:
-        parts.append(f"{f['epochs']} epochs")
+        parts.append(f"{f['epochs']} epoch{'' if str(f['epochs']) == '1' else 's'}")
     n = len(f["seeds"].split(", "))
     parts += [f"{n} seed{'s' if n > 1 else ''} ({f['seeds']})", f["device"]]
     return "  ·  ".join(p for p in parts if p)

@@ -218,6 +218,8 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
         raise RoadmapError("--threads must be at least 1")
     if cfg.jobs is not None and cfg.jobs < 1:
         raise RoadmapError("--jobs must be at least 1")
+    if cfg.upto and cfg.only:
+        raise RoadmapError("--upto and --only both choose the steps to train; give one of them")
     before = torch.get_num_threads()
     try:  # a library call leaves the caller's thread count as it found it
         return _run(cfg, hold_folder)
@@ -251,6 +253,17 @@ def _share(cfg: RunConfig, n: int, progress: Progress) -> tuple[int, int]:
 
 def _run(cfg: RunConfig, hold_folder: bool) -> int:
     s = study(cfg)
+    new = not s.out.exists()
+    try:
+        return _run_study(cfg, s, hold_folder)
+    except BaseException:
+        if new and s.out.is_dir() and {p.name for p in s.out.iterdir()} <= {".run.lock"}:
+            (s.out / ".run.lock").unlink(missing_ok=True)  # a run that stopped before writing anything
+            s.out.rmdir()                                 # leaves no folder that holds only its lock
+        raise
+
+
+def _run_study(cfg: RunConfig, s: Study, hold_folder: bool) -> int:
     rm, recipe, out = s.rm, s.recipe, s.out
     todo = variants(rm, cfg)
     ctx = distributed.context()
@@ -328,6 +341,7 @@ def _run(cfg: RunConfig, hold_folder: bool) -> int:
         mine = table.read()
         mine = mine[(mine["roadmap"] == rm.name) & mine["step"].isin({s.id for _, s, _ in todo})]
         print(mine[["step", "seed", "status", "top1"]].to_string(index=False))
+        print(f"results: {table.path}", file=sys.stderr)
     return 0
 
 

@@ -38,8 +38,14 @@ def atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as f:
         f.write(text)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; colleagues on a cluster read results too
+    honour_umask(tmp)
     os.replace(tmp, path)
+
+
+def honour_umask(path: Path) -> None:
+    """rw for whom the umask allows: mkstemp and safetensors make files 0600, and colleagues on a cluster
+    read results and weights too."""
+    os.chmod(path, 0o666 & ~_umask())
 
 
 def _umask() -> int:

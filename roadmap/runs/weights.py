@@ -21,7 +21,7 @@ from roadmap.arch.scale import scale_spec
 from roadmap.arch.spec import Spec
 from roadmap.arch.steps import load
 from roadmap.errors import RoadmapError
-from roadmap.runs.table import read_results, read_runs, run_key
+from roadmap.runs.table import honour_umask, read_results, read_runs, run_key
 
 FORMAT = "roadmap-weights/1"
 # row columns copied into the metadata: what the weights are, and what made them
@@ -45,6 +45,7 @@ def save_weights(path: Path, weights: dict, spec: Spec, row: dict, classes: list
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(weights, str(tmp), metadata=meta)
+    honour_umask(tmp)
     tmp.replace(path)
 
 
@@ -155,4 +156,5 @@ def export(folder: str | Path, step: str, dest: str | Path, seed: int = 0, roadm
         raise RoadmapError(f"export writes safetensors: name the file {dest.with_suffix('.safetensors').name}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(dest), metadata=meta)
+    honour_umask(dest)
     return dest
