@@ -62,3 +62,18 @@ def test_folders_from_two_processors_are_compared_with_a_warning(tmp_path, capsy
     assert "model 143" in err and "model 167" in err and "repeat exactly only on one processor" in err
     pd.read_csv(a / "results.csv").assign(cpu="Xeon (family 6, model 167)").to_csv(a / "results.csv", index=False)
     assert compare_folders(a, b).attrs["warning"] is None
+
+
+def test_the_means_beside_a_paired_delta_are_over_the_paired_seeds(tmp_path):
+    a = _folder(tmp_path / "a", {"step0": [40, 42, 80]})  # seed 2 only in A
+    b = _folder(tmp_path / "b", {"step0": [41, 43]})
+    t = compare_folders(a, b).iloc[0]
+    assert (t["a_mean"], t["b_mean"], t["delta"], t["n"]) == (41.0, 42.0, 1.0, 2)
+
+
+def test_a_folder_with_a_roadmap_and_its_ablations_compares_the_roadmap(tmp_path):
+    a = _folder(tmp_path / "a", {"step0": [40, 42, 44]})
+    pd.concat([pd.read_csv(a / "results.csv"), pd.read_csv(a / "results.csv").assign(
+        roadmap="convnext-t[leave-one-out]", top1=1.0)]).to_csv(a / "results.csv", index=False)
+    b = _folder(tmp_path / "b", {"step0": [41, 43, 45]})
+    assert compare_folders(a, b)["delta"].item() == pytest.approx(1.0)  # the path's rows, as report reads them

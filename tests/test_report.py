@@ -116,3 +116,28 @@ def test_the_markdown_report_ends_with_the_agreement(repo, capsys):
     from roadmap.cli import main
     assert main(["report", str(repo / "results" / "embedded-smoke-cpu")]) == 0
     assert "Agreement with the paper: Spearman ρ" in capsys.readouterr().out.splitlines()[-1]
+
+
+def _rows(tmp_path, values: dict[str, list[float]]):
+    rows = [dict.fromkeys(COLUMNS) | {"roadmap": "convnext-t", "regime": "R-50", "status": "ok", "step": s,
+                                      "seed": k, "top1": v} for s, vs in values.items() for k, v in enumerate(vs)]
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp_path / "results.csv", index=False)
+    return tmp_path
+
+
+def test_small_samples_stay_honest(tmp_path, capsys):
+    # two seeds far apart: the t-interval of the mean would run past 0% and 100%
+    t = report_table(_rows(tmp_path, {"step0": [2.0, 98.0], "step1": [3.0, 99.0]})).set_index("step")
+    assert (t.loc["step0", "top1_ci_low"], t.loc["step0", "top1_ci_high"]) == (0.0, 100.0)
+    assert main(["report", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Agreement with the paper" not in out  # 2 steps rank nothing
+    assert "| step1 | stage ratio | 51.00 [0.00, 100.00] (2) | +1.00 [+1.00, +1.00] | better |  |" in out  # no power
+
+
+def test_no_resolved_change_is_said_plainly(tmp_path, capsys):
+    values = {s: [60.0 + i * 0.1 + k, 60.0 + i * 0.1 - k] for i, s in enumerate(
+        ["step0", "step1", "step2", "step3.depthwise", "step3.width", "step4"]) for k in [i % 2 + 1]}
+    assert main(["report", str(_rows(tmp_path, values))]) == 0
+    out = capsys.readouterr().out
+    assert "no step change is resolved here" in out and "of the 0" not in out

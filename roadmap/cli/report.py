@@ -42,7 +42,7 @@ def report(a) -> int:
     if a.format == "md" and a.design == "path":
         from roadmap.present.agreement import agreement
         for regime, rows in df.groupby("regime", sort=False):
-            if rows["paper_top1"].notna().any():
+            if (rows["paper_top1"].notna() & rows["top1_mean"].notna()).sum() >= 5:  # a rank needs steps
                 prefix = f"{regime}: " if df["regime"].nunique() > 1 else ""
                 text += f"\n{prefix}{agreement(rows).sentence()}\n"
     return emit(text, a.out)

@@ -136,8 +136,14 @@ def _aggregate(name: str, regime: str, st, g: pd.DataFrame | None) -> dict:
         paper_top1=num(st.paper.get("top1", _first(g["paper_top1"]) if "paper_top1" in g else None)),
         paper_gflops=num(st.paper.get("gflops", _first(g["paper_gflops"]) if "paper_gflops" in g else None)),
         status="ok" if n else (_first(failed["status"]) or "failed"), error=reason if not n else "",
-        regime_=_first(g["regime"]), ci=(iv.low, iv.high), seeds=seeds,
+        regime_=_first(g["regime"]), ci=accuracy_bounds(iv.low, iv.high), seeds=seeds,
     )
+
+
+def accuracy_bounds(low: float, high: float) -> tuple[float, float]:
+    """A t-interval of an accuracy cut to what an accuracy can be: with 2-3 seeds far apart its half
+    width can pass 0% or 100% (an interval of [-61.6, 74.3] says nothing a reader can use)."""
+    return (max(low, 0.0) if not math.isnan(low) else low, min(high, 100.0) if not math.isnan(high) else high)
 
 
 def _row(name, regime, st, *, value, err, n, gflops=math.nan, params=math.nan, train_img_s=math.nan,

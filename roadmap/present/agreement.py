@@ -36,9 +36,12 @@ class Agreement:
         rank = (f"Spearman ρ of the per-step means against the paper's top-1 = {self.rho:.2f} "
                 f"(p = {self.rho_p:.2g}, {self.n_steps} steps)") if not math.isnan(self.rho) else \
             f"too few steps with the paper's top-1 for a rank correlation ({self.n_steps})"
+        if not self.resolved:
+            return f"Agreement with the paper: {rank}; no step change is resolved here."
+        also = (f" ({self.both_same_sign} of the {self.both_resolved} the paper's seeds resolve too)"
+                if self.both_resolved else " (none of them is resolved by the paper's seeds)")
         return (f"Agreement with the paper: {rank}; of the {self.resolved} step changes resolved here, "
-                f"{self.same_sign} have the paper's sign ({self.both_same_sign} of the {self.both_resolved} "
-                f"the paper's seeds resolve too).")
+                f"{self.same_sign} have the paper's sign{also}.")
 
 
 def agreement(report: pd.DataFrame) -> Agreement:

@@ -23,6 +23,9 @@ def _one_roadmap(table: pd.DataFrame, folder: Path, roadmap: str | None) -> pd.D
         if roadmap not in names:
             raise RoadmapError(f"{folder} has no rows of roadmap {roadmap!r}; it has {', '.join(names) or 'none'}")
         return table[table["roadmap"].astype(str) == roadmap]
+    paths = [n for n in names if not n.endswith("]")]  # "convnext-t[leave-one-out]": an ablation design
+    if len(paths) == 1 and len(names) > 1:  # the roadmap and its designs: the roadmap, as report reads it
+        return table[table["roadmap"].astype(str) == paths[0]]
     if len(names) > 1:
         raise RoadmapError(f"{folder} holds several roadmaps ({', '.join(names)}); choose one with --roadmap")
     return table
@@ -30,8 +33,9 @@ def _one_roadmap(table: pd.DataFrame, folder: Path, roadmap: str | None) -> pd.D
 
 def _row(a: str, b: str, step: str, va: dict, vb: dict) -> dict:
     d = paired_delta(vb, va)
-    return {"a": a, "b": b, "step": step, "n": d.n, "a_mean": mean_interval(va.values()).mean,
-            "b_mean": mean_interval(vb.values()).mean, "delta": d.delta, "delta_ci_low": d.low,
+    both = [s for s in va if s in vb]  # the means beside a paired delta are over the same seeds
+    return {"a": a, "b": b, "step": step, "n": d.n, "a_mean": mean_interval(va[s] for s in both).mean,
+            "b_mean": mean_interval(vb[s] for s in both).mean, "delta": d.delta, "delta_ci_low": d.low,
             "delta_ci_high": d.high, "p_improve": d.p_improve, "resolved": d.resolved,
             "seeds_needed": pd.NA if d.seeds_needed is None else d.seeds_needed}
 

@@ -89,8 +89,8 @@ def _cell(col: str, r: dict) -> str:
         if r["resolved"]:
             return "better" if r["delta"] > 0 else "worse"
         return "≈ within noise" if not _nan(r["delta_ci_low"]) else "≈ (one seed: no interval)"
-    if col == "seeds_needed":
-        return "" if _nan(r[col]) else str(int(r[col]))
+    if col == "seeds_needed":  # the seeds that would resolve it: nothing to say once it is resolved
+        return "" if _nan(r[col]) or r["resolved"] else str(int(r[col]))
     if col == "paper_delta":
         return "" if _nan(r[col]) else f"{r[col]:+.2f}" + ("" if r["paper_resolved"] else " ≈")
     if col == "train_img_s":
