@@ -18,13 +18,13 @@ def test_bench_cli_writes_the_table(tmp_path):
     assert list(df["step"]) == ["step0", "step7"]
     assert (df[["train_img_s", "eval_img_s", "baseline_train_img_s", "train_tflops", "train_ratio"]] > 0).all().all()
     assert (df["device"] == "cpu").all() and df["mfu"].isna().all()  # no known peak for a CPU
-    assert (df["baseline"] == "ours, eager").all()  # scaled down: no timm twin at this size
+    assert (df["baseline"] == "our model, plain eager loop").all()  # scaled down: no timm twin at this size
 
 
 def test_full_size_variants_use_the_timm_twin_as_baseline():
     rm = roadmap.load("convnext-t")
     df = bench(rm, ["step0", "step7"], batch=2, res=32, iters=1, warmup=0, report=lambda *_: None)
-    assert list(df["baseline"]) == ["resnet50", "convnext_tiny"]  # scaled or twin-less: "ours, eager" (CLI test)
+    assert list(df["baseline"]) == ["resnet50", "convnext_tiny"]  # scaled or twin-less: our model in the plain loop (CLI test)
     # timm's own ResNet-50, counted here independently: the same multiply-adds at 32 px
     with torch.device("meta"):
         twin = timm.create_model("resnet50", pretrained=False).eval()

@@ -248,3 +248,19 @@ def test_training_curves_of_the_committed_run(repo, tmp_path, capsys):
     assert out.read_text().count("<svg") == 1 and "separate d.s. conv" in out.read_text()
     assert main(["plot", "--curves", str(folder), "--only", "step9", "-o", str(out)]) == 2
     assert "has no finished step9" in capsys.readouterr().err
+
+
+def test_curves_of_a_one_epoch_run_draw_points(repo, tmp_path, monkeypatch):
+    """One epoch per variant gives one point per line: without a marker the panels would be blank."""
+    import shutil
+
+    from roadmap.present import curves
+    folder = tmp_path / "one-epoch"
+    shutil.copytree(repo / "results" / "embedded-smoke-cpu", folder)
+    ep = pd.read_csv(folder / "epochs.csv")
+    ep[ep["epoch"] == 1].to_csv(folder / "epochs.csv", index=False)
+    drawn = []
+    monkeypatch.setattr(curves, "save", lambda fig, path, dpi: drawn.append(fig) or path)
+    curves.draw_curves(folder, tmp_path / "c.png", steps=["step0", "step7"])
+    lines = [line for ax in drawn[0].axes for line in ax.get_lines()]
+    assert lines and all(line.get_marker() == "o" and len(line.get_xdata()) == 1 for line in lines)

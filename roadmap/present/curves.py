@@ -68,6 +68,7 @@ def draw_curves(folder: str | Path, path: str | Path | None = None, dpi: int = 1
         for ax, (col, _) in zip(axes, PANELS):
             x = stats.index.to_numpy()
             ax.plot(x, stats[(col, "mean")], color=color, linewidth=1.4, linestyle="-" if adopted else "--",
+                    marker="o" if len(x) == 1 else None, markersize=4,  # one epoch: a point, not nothing
                     label=label if ax is axes[0] else None)
             if n > 1:
                 ax.fill_between(x, stats[(col, "min")], stats[(col, "max")], color=color, alpha=0.12, linewidth=0)

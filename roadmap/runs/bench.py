@@ -125,7 +125,7 @@ def bench(rm: Roadmap, step_ids: list[str] | None, batch: int, res: int, iters: 
         if st.timm and full_size:
             baseline_name, baseline = st.timm, timm.create_model(st.timm, pretrained=False, num_classes=num_classes)
         else:
-            baseline_name, baseline = "ours, eager", build(spec, num_classes, img_size=res)
+            baseline_name, baseline = "our model, plain eager loop", build(spec, num_classes, img_size=res)
         base = measure(baseline, device, batch, res, iters, warmup, fast=False, compile_model=False,
                        num_classes=num_classes)
         tflops = 6 * macs * ours.train_img_s / 1e12
@@ -140,7 +140,8 @@ def bench(rm: Roadmap, step_ids: list[str] | None, batch: int, res: int, iters: 
             "eval_ratio": ours.eval_img_s / base.eval_img_s,
         }
         rows.append(row)
-        report(f"{st.id:>16}  train {ours.train_img_s:8.1f} img/s ({row['train_ratio']:.2f}x {baseline_name})  "
+        report(f"{st.id:>16}  train {ours.train_img_s:8.1f} img/s ({row['train_ratio']:.2f}x the baseline: "
+               f"{baseline_name})  "
                f"eval {ours.eval_img_s:8.1f} img/s  {tflops:6.2f} TFLOP/s"
                + (f"  MFU {100 * row['mfu']:.1f}%" if peak else ""))
     return pd.DataFrame(rows)
