@@ -542,3 +542,36 @@ def test_a_bare_command_prints_its_help_and_version_works(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0 and capsys.readouterr().out.startswith("roadmap ")
+
+
+def test_a_sweep_trains_every_variant_under_each_value_into_one_folder(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    args = ["run", "--upto", "step1", "--data", DATA, "--out", str(out), "--jobs", "1", "--threads", "1",
+            *_set([s for s in FAST if not s.startswith("epochs=")]), "--sweep", "epochs=1,2"]
+    assert main(args) == 0
+    df = pd.read_csv(out / "results.csv")
+    assert sorted(zip(df["step"], df["sweep"], df["epochs"])) == [
+        ("step0", "epochs=1", 1), ("step0", "epochs=2", 2), ("step1", "epochs=1", 1), ("step1", "epochs=2", 2)]
+    ep = pd.read_csv(out / "epochs.csv")
+    assert ep.groupby("sweep")["epoch"].max().to_dict() == {"epochs=1": 1, "epochs=2": 2}
+    capsys.readouterr()
+    assert main(args) == 0 and capsys.readouterr().err.count("already in") == 4  # a rerun trains nothing
+    assert main(["report", str(out), "--by", "epochs"]) == 0
+    text = capsys.readouterr().out
+    assert text.index("### epochs=1") < text.index("### epochs=2") and text.count("| step0 | ResNet-50 |") == 2
+    assert main(["agreement", str(out), "--by", "epochs", "--draws", "100"]) == 0
+    assert "sweep, epochs=1 -> sweep, epochs=2:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sweep", "epochs"], "expected KEY=V1,V2,..."),
+    (["--sweep", "epochs=1,"], "expected KEY=V1,V2,..."),
+    (["--sweep", "epochs=1,1"], "gives epochs=1 twice"),
+    (["--set", "epochs=2", "--sweep", "epochs=1,2"], "epochs is already set with --set"),
+    (["--sweep", "epochz=1,2"], "unknown setting 'epochz'"),
+])
+def test_a_bad_sweep_is_one_sentence_before_any_data_loads(tmp_path, args, message, capsys, monkeypatch):
+    from roadmap.runs import runner
+    monkeypatch.setattr(runner, "load_data", lambda *a: pytest.fail("data loaded for a bad sweep"))
+    assert main(["run", "--out", str(tmp_path / "out"), *args]) == 2
+    assert message in capsys.readouterr().err

@@ -10,6 +10,7 @@ EXAMPLES = """examples:
   roadmap agreement results/cifar10-cpu-proxy results/cifar10-cpu-proxy-30ep
   roadmap agreement results/a results/b --format csv -o measures.csv
   roadmap agreement results/a results/b --format csv --steps -o steps.csv
+  roadmap agreement results/budget --by epochs     # one folder trained with --sweep epochs=10,30
 """
 
 
@@ -28,6 +29,8 @@ def register(sub, name: str, help: str):
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("folders", nargs="+", metavar="FOLDER", help="results folders, in budget order (smallest first)")
     s.add_argument("--roadmap", default="convnext-t", help="whose rows (default: %(default)s)")
+    s.add_argument("--by", metavar="KEY", help="each value of a swept (or set) recipe setting as its own run, "
+                                               "e.g. --by epochs on a folder trained with --sweep epochs=10,30")
     s.add_argument("--draws", type=int, default=2000, help="bootstrap draws (default: %(default)s)")
     s.add_argument("--format", choices=["md", "csv"], default="md", help="(default: %(default)s)")
     s.add_argument("--steps", action="store_true", help="with --format csv: the per-step table, not the measures")
@@ -37,11 +40,14 @@ def register(sub, name: str, help: str):
 
 def agreement(a) -> int:
     from roadmap.errors import RoadmapError
-    from roadmap.present.agreement import agreement_markdown, agreement_tables, run_steps
+    from roadmap.present.agreement import agreement_markdown, agreement_tables, runs_of
 
     if a.draws < 100:
         raise RoadmapError("--draws must be at least 100 for a 95% interval")
-    steps, measures = agreement_tables([run_steps(f, a.roadmap) for f in a.folders], draws=a.draws)
+    runs = runs_of(a.folders, a.roadmap, a.by)
+    if len({r.label for r in runs}) < len(runs):
+        raise RoadmapError("two runs have the same name; compare folders of different names or use --by")
+    steps, measures = agreement_tables(runs, draws=a.draws)
     if a.format == "md":
         text = agreement_markdown(steps, measures)
     else:

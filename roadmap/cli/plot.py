@@ -42,6 +42,8 @@ def register(sub, name: str, help: str):
     s.add_argument("--only", metavar="STEP", nargs="+", help="with --curves: just these steps")
     s.add_argument("--roadmap", help="with --results: only this roadmap's rows, when the folder holds several; "
                                      "with --agreement: whose rows (default: convnext-t)")
+    s.add_argument("--by", metavar="KEY", help="a swept (or set) recipe setting, e.g. --by epochs: with --results one "
+                                               "figure per value, with --agreement each value as its own run")
     s.add_argument("--dpi", type=int, default=170, help="resolution of a .png (default: %(default)s)")
     s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"],
                    help="with --results: path draws Figure 2's bars; leave-one-out and add-one a forest plot of "
@@ -58,9 +60,9 @@ def plot(a) -> int:
         from roadmap.present.curves import draw_curves
         path = draw_curves(a.curves, a.out, dpi=a.dpi, design=a.design, steps=a.only)
     elif a.agreement:
-        from roadmap.present.agreement import agreement_tables, run_steps
+        from roadmap.present.agreement import agreement_tables, runs_of
         from roadmap.present.agreement_figure import draw_agreement
-        steps, measures = agreement_tables([run_steps(f, a.roadmap or "convnext-t") for f in a.agreement])
+        steps, measures = agreement_tables(runs_of(a.agreement, a.roadmap or "convnext-t", a.by))
         path = draw_agreement(steps, measures, a.out or Path("plots") / f"{Path(a.agreement[-1]).resolve().name}"
                                                           "-agreement.png", dpi=a.dpi)
     elif a.design != "path":
@@ -80,9 +82,21 @@ def plot(a) -> int:
             from roadmap.errors import RoadmapError
             raise RoadmapError(f"{a.results} holds roadmaps that need {len(groups)} figures "
                                f"({'; '.join(' + '.join(g) for g in groups)}); leave out -o to write one each")
+        values = [None]
+        if a.by:
+            from roadmap.present.aggregate import split_by
+            from roadmap.runs.table import read_results
+            values = [label for label, _ in split_by(read_results(a.results), a.by, a.results)]
+            if a.out and len(values) > 1:
+                from roadmap.errors import RoadmapError
+                raise RoadmapError(f"--by {a.by} draws {len(values)} figures ({', '.join(values)}); leave out -o "
+                                   "to write one each")
         for group in groups:
-            out = a.out or (f"{stem}.png" if len(groups) == 1 else f"{stem}-{group[0]}.png")
-            print(f"wrote {draw_results(a.results, out, dpi=a.dpi, roadmaps=group)}")
+            for value in values:
+                name = stem if len(groups) == 1 else Path(f"{stem}-{group[0]}")
+                suffix = "" if value is None else "-" + value.replace("=", "").replace(" ", "_").replace(":", "")
+                out = a.out or f"{name}{suffix}.png"
+                print(f"wrote {draw_results(a.results, out, dpi=a.dpi, roadmaps=group, by=value and (a.by, value))}")
         return 0
     print(f"wrote {path}")
     return 0

@@ -32,17 +32,27 @@ def register(sub, name: str, help: str):
     s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"],
                    help="which design's rows, when the folder holds several (default: %(default)s)")
     s.add_argument("--roadmap", help="which roadmap's rows, when the folder holds several (default: all)")
+    s.add_argument("--by", metavar="KEY", help="one table per value of a recipe setting the rows were swept or "
+                                               "set over, e.g. --by epochs")
     s.set_defaults(fn=report)
 
 
 def report(a) -> int:
-    from roadmap.present.report import report_table, to_csv, to_markdown  # pandas only when asked
-    df = report_table(a.folder, a.design, a.roadmap)
-    text = to_markdown(df) if a.format == "md" else to_csv(df)
-    if a.format == "md" and a.design == "path":
-        from roadmap.present.agreement import agreement
-        for regime, rows in df.groupby("regime", sort=False):
-            if (rows["paper_top1"].notna() & rows["top1_mean"].notna()).sum() >= 5:  # a rank needs steps
-                prefix = f"{regime}: " if df["regime"].nunique() > 1 else ""
-                text += f"\n{prefix}{agreement(rows).sentence()}\n"
-    return emit(text, a.out)
+    import pandas as pd
+
+    from roadmap.present.report import report_tables, to_csv, to_markdown  # pandas only when asked
+    parts = report_tables(a.folder, a.design, a.roadmap, a.by)
+    if a.format == "csv":
+        frames = [df.assign(**({a.by: label.partition("=")[2]} if a.by else {})) for label, df in parts]
+        return emit(to_csv(pd.concat(frames, ignore_index=True)), a.out)
+    texts = []
+    for label, df in parts:
+        text = (f"### {label}\n\n" if a.by else "") + to_markdown(df)
+        if a.design == "path":
+            from roadmap.present.agreement import agreement
+            for regime, rows in df.groupby("regime", sort=False):
+                if (rows["paper_top1"].notna() & rows["top1_mean"].notna()).sum() >= 5:  # a rank needs steps
+                    prefix = f"{regime}: " if df["regime"].nunique() > 1 else ""
+                    text += f"\n{prefix}{agreement(rows).sentence()}\n"
+        texts.append(text)
+    return emit("\n".join(texts), a.out)

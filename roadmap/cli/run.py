@@ -34,6 +34,10 @@ def register(sub, name: str, help: str):
                                                      "paper's Table 5), or a recipe YAML path")
     s.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                    help="override a recipe value, e.g. --set epochs=30 (repeatable)")
+    s.add_argument("--sweep", metavar="KEY=V1,V2", action="append", default=[],
+                   help="train every variant under each value into the same folder, the value recorded per row "
+                        "(its sweep column), e.g. --sweep epochs=10,30; repeated: the grid of all values; "
+                        "report, plot and agreement split by it with --by KEY")
     s.add_argument("--data", default="embedded", help="'embedded' (default, generated), an ImageFolder tree "
                                                       "(train/ val/), a CIFAR python folder or a folder of .npz files; "
                                                       "PATH:N takes N training images per class")
@@ -74,7 +78,7 @@ def _run(a) -> int:
 
     cfg = RunConfig(roadmap=a.roadmap, design=a.design, upto=a.upto, only=a.only, recipe=a.recipe, overrides=a.overrides,
                     data=a.data, seeds=a.seeds, out=a.out, force=a.force, quiet=a.quiet,
-                    threads=a.threads, log=a.log, jobs=a.jobs)
+                    threads=a.threads, log=a.log, jobs=a.jobs, sweep=a.sweep)
     if a.launcher == "here":
         return run(cfg)
     from roadmap.runs.launch import submit

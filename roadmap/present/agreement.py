@@ -18,6 +18,7 @@ from scipy import stats
 
 from roadmap.arch.steps import load
 from roadmap.errors import RoadmapError
+from roadmap.present.aggregate import split_by
 from roadmap.present.stats import paired_delta, seed_values, welch
 from roadmap.runs.table import read_results
 
@@ -73,8 +74,21 @@ class RunSteps:
     paper: dict[str, tuple[float, float]]  # step -> Table 10's (top-1, std)
 
 
-def run_steps(folder, roadmap: str = "convnext-t") -> RunSteps:
-    table = read_results(folder)
+def runs_of(folders, roadmap: str = "convnext-t", by: str | None = None) -> list[RunSteps]:
+    """Each folder as one run, or with `by` each of its values ("epochs=10", ...) as one."""
+    if by is None:
+        return [run_steps(f, roadmap) for f in folders]
+    runs = []
+    for folder in folders:
+        for label, part in split_by(read_results(folder), by, folder):
+            runs.append(run_steps(folder, roadmap, part, f"{Path(folder).name}, {label}"))
+    return runs
+
+
+def run_steps(folder, roadmap: str = "convnext-t", table: pd.DataFrame | None = None,
+              label: str | None = None) -> RunSteps:
+    """A folder's rows of `roadmap` (or the given part of them), labelled by the folder and its epochs."""
+    table = read_results(folder) if table is None else table
     names = sorted(set(table["roadmap"].dropna().astype(str)))
     table = table[table["roadmap"].astype(str) == roadmap]
     if table.empty:
@@ -87,7 +101,7 @@ def run_steps(folder, roadmap: str = "convnext-t") -> RunSteps:
     epochs = sorted({int(e) for e in pd.to_numeric(table.loc[table["status"] == "ok", "epochs"], errors="coerce").dropna()})
     budget = f", {'/'.join(map(str, epochs))} ep" if epochs else ""
     return RunSteps(
-        folder=str(folder), label=f"{Path(folder).name}{budget}", steps=steps,
+        folder=str(folder), label=label or f"{Path(folder).name}{budget}", steps=steps,
         parents={s.id: s.parent for s in rm.steps}, labels={s.id: s.label for s in rm.steps},
         values=values, seeds=seeds,
         paper={s.id: (float(s.paper["top1"]), float(s.paper.get("std") or 0.0)) for s in rm.steps
@@ -250,7 +264,8 @@ def agreement_markdown(steps: pd.DataFrame, measures: pd.DataFrame) -> str:
               "| comparison | measure | value [95% bootstrap CI] | n |", "|---|---|---:|---:|"]
     for m in measures.to_dict(orient="records"):
         ci = "" if math.isnan(m["ci_low"]) else f" [{m['ci_low']:+.2f}, {m['ci_high']:+.2f}]"
-        lines.append(f"| {m['comparison']} | {MEASURE_NAMES[m['measure']]} | {m['value']:+.2f}{ci} | {m['n']} |")
+        value = "n/a (too few steps or no spread)" if math.isnan(m["value"]) else f"{m['value']:+.2f}{ci}"
+        lines.append(f"| {m['comparison']} | {MEASURE_NAMES[m['measure']]} | {value} | {m['n']} |")
     lines.append("")
     draws = int(measures["draws"].iloc[0]) if len(measures) else 0
     lines.append(f"Intervals: {draws:,} bootstrap draws resampling seeds (the same resample for every step and, "
@@ -261,10 +276,13 @@ def agreement_markdown(steps: pd.DataFrame, measures: pd.DataFrame) -> str:
                          & (measures["comparison"] == f"{runs[j]} − {runs[i]}, vs paper")].iloc[0]
             rises = d["value"] > 0 and d["ci_low"] > 0
             verdict = "agreement rises" if rises else "no evidence that agreement rises"
+            if math.isnan(d["value"]):
+                verdict = "too few common steps to tell whether agreement rises"
             f = flips(steps, i, j)
             lines.append("")
-            lines.append(f"{runs[i]} -> {runs[j]}: {verdict} (change of ρ of the step changes {d['value']:+.2f} "
-                         f"[{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]). Flip sign (resolved in both): "
+            change = "" if math.isnan(d["value"]) else \
+                f" (change of ρ of the step changes {d['value']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}])"
+            lines.append(f"{runs[i]} -> {runs[j]}: {verdict}{change}. Flip sign (resolved in both): "
                          f"{', '.join(f['flip']) or 'none'}; resolved only in the first: "
                          f"{', '.join(f['only_first']) or 'none'}; only in the second: {', '.join(f['only_second']) or 'none'}.")
     return "\n".join(lines) + "\n"

@@ -21,7 +21,8 @@ from matplotlib.patheffects import withStroke
 
 from roadmap.arch.steps import Roadmap
 from roadmap.errors import RoadmapError
-from roadmap.present.aggregate import as_roadmap, num, of_design, paper_rows, result_rows, roadmaps_of, run_facts
+from roadmap.present.aggregate import (as_roadmap, num, of_design, paper_rows, result_rows, roadmaps_of, run_facts,
+                                       split_by)
 from roadmap.runs.table import read_results, read_run, read_runs
 
 FORMATS = ("png", "svg", "pdf")
@@ -123,14 +124,17 @@ def draw_paper(path: str | Path, roadmaps: Sequence[Roadmap | str] = PAPER_ROADM
 
 
 def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 170,
-                 roadmaps: list[str] | None = None) -> Path:
+                 roadmaps: list[str] | None = None, by: tuple[str, str] | None = None) -> Path:
     """A reproduced run in Figure 2's style: mean top-1 per step, seed spread, the paper's value beside it.
 
-    `roadmaps`: the names of the roadmaps to draw (default: every one in the folder)."""
+    `roadmaps`: the names of the roadmaps to draw (default: every one in the folder); `by`: (KEY, label)
+    draws only the rows of one value of a swept setting (labels from roadmap.present.aggregate.split_by)."""
     folder = Path(folder)
     table = of_design(read_results(folder), "path", folder)
     if roadmaps is not None:
         table = table[table["roadmap"].isin(roadmaps)]
+    if by is not None:
+        table = dict(split_by(table, by[0], folder))[by[1]]
     run = read_run(folder)
     facts = run_facts(table, run)
     path = check_path(path if path is not None else Path("plots") / f"{folder.resolve().name}.png")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from roadmap.present.aggregate import of_design, of_roadmap, result_rows, roadmaps_of
+from roadmap.present.aggregate import of_design, of_roadmap, result_rows, roadmaps_of, split_by
 from roadmap.runs.table import read_results, read_runs
 
 COLUMNS = ["regime", "step", "label", "adopted", "status", "n", "top1_mean", "top1_std", "top1_ci_low",
@@ -37,6 +37,17 @@ def report_table(folder: str | Path, design: str = "path", roadmap: str | None =
     that roadmap's rows, when the folder holds several.
     """
     table = of_roadmap(of_design(read_results(folder), design, folder), roadmap, folder)
+    return _report(table, folder)
+
+
+def report_tables(folder: str | Path, design: str = "path", roadmap: str | None = None,
+                  by: str | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """report_table once per value of `by` ("epochs=10", ...): a sweep's values side by side."""
+    table = of_roadmap(of_design(read_results(folder), design, folder), roadmap, folder)
+    return [(label, _report(part, folder)) for label, part in split_by(table, by, folder)]
+
+
+def _report(table: pd.DataFrame, folder: str | Path) -> pd.DataFrame:
     rows = result_rows(table, roadmaps_of(table, read_runs(folder)))
     out = pd.DataFrame({
         "regime": rows["regime"], "step": rows["step"], "label": rows["label"], "adopted": rows["adopted"],

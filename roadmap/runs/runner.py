@@ -8,14 +8,16 @@ process stays the one writer of the folder: the same rows, cache and resume as o
 """
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pandas as pd
 import timm
 import torch
 
@@ -28,7 +30,7 @@ from roadmap.runs import machine, pool
 from roadmap.runs.lock import file_lock
 from roadmap.runs.progress import Progress, VariantProgress
 from roadmap.runs import tensorboard
-from roadmap.runs.table import Table, run_key, write_run
+from roadmap.runs.table import Table, run_key, sweep_of, write_run
 from roadmap.runs.weights import save_weights, weights_path
 from roadmap.train import distributed
 from roadmap.train.data import DataSplits, data_name, load_data
@@ -54,6 +56,7 @@ class RunConfig:
     threads: int | None = None       # intra-op threads per variant (None: 1 with several jobs, else the idle cores)
     log: list[str] = field(default_factory=list)  # extra loggers: "tensorboard"
     jobs: int | None = 1             # variants trained at once (None: one per core, on a CPU)
+    sweep: list[str] = field(default_factory=list)  # "KEY=V1,V2,...": every variant under each value (a grid)
 
 
 def default_out(rm: Roadmap, recipe: dict, dataset: str) -> Path:
@@ -79,6 +82,7 @@ class Study:
     recipe: dict
     overrides: str                   # what --set changed, canonical
     out: Path
+    sweep: str = ""                  # this study's swept values, canonical ("epochs=30"); "" without --sweep
     data: DataSplits | None = None
     res: int = 0
 
@@ -87,13 +91,53 @@ class Study:
         return self
 
 
-def study(cfg: RunConfig) -> Study:
+def study(cfg: RunConfig, sweep: str = "") -> Study:
     rm = load(cfg.roadmap, cfg.design)
     recipe = load_recipe(cfg.recipe, cfg.overrides)
     keys = dict.fromkeys(item.partition("=")[0].strip() for item in cfg.overrides)
     overrides = " ".join(f"{k}={json.dumps(recipe[k])}" for k in keys)
     out = Path(cfg.out) if cfg.out else default_out(rm, recipe, data_name(cfg.data))
-    return Study(cfg, rm, recipe, overrides, out)
+    return Study(cfg, rm, recipe, overrides, out, sweep)
+
+
+def _split_values(text: str) -> list[str]:
+    """"10,30" -> ["10", "30"]; commas inside [] or {} belong to a value ("[0.9,0.99],[0.9,0.999]")."""
+    values, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        depth += (c in "[{") - (c in "]}")
+        if c == "," and depth == 0:
+            values.append(text[start:i].strip())
+            start = i + 1
+    values.append(text[start:].strip())
+    return values
+
+
+def sweep_studies(cfg: RunConfig) -> list[Study]:
+    """One study per combination of the --sweep values (one study without a sweep), each recipe
+    checked before any data loads; the label is canonical, as a row's recipe_overrides are."""
+    if not cfg.sweep:
+        return [study(cfg)]
+    set_keys = {item.partition("=")[0].strip() for item in cfg.overrides}
+    axes: list[tuple[str, list[str]]] = []
+    for item in cfg.sweep:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        values = _split_values(text) if sep else []
+        if not key or not values or "" in values:
+            raise RoadmapError(f"--sweep {item!r}: expected KEY=V1,V2,... (e.g. --sweep epochs=10,30)")
+        if key in set_keys or key in dict(axes):
+            raise RoadmapError(f"--sweep {item!r}: {key} is already {'set with --set' if key in set_keys else 'swept'}")
+        axes.append((key, values))
+    studies, seen = [], set()
+    for combo in itertools.product(*[[(k, v) for v in values] for k, values in axes]):
+        sub = replace(cfg, overrides=[*cfg.overrides, *(f"{k}={v}" for k, v in combo)], sweep=[])
+        s = study(sub)
+        s.sweep = " ".join(f"{k}={json.dumps(s.recipe[k], separators=(',', ':'))}" for k, _ in combo)
+        if s.sweep in seen:
+            raise RoadmapError(f"--sweep gives {s.sweep} twice; list each value once")
+        seen.add(s.sweep)
+        studies.append(s)
+    return studies
 
 
 def _row(s: Study, step: Step, order: int, seed: int, spec) -> dict:
@@ -118,6 +162,7 @@ def _row(s: Study, step: Step, order: int, seed: int, spec) -> dict:
         "threads": torch.get_num_threads(),
         "cpu": machine.cpu_name() if device.type == "cpu" else "",
         "cpu_capability": machine.cpu_capability() if device.type == "cpu" else "",
+        "sweep": s.sweep,  # part of the row's identity: (roadmap, step, seed, sweep)
     }
 
 
@@ -145,10 +190,11 @@ class Variant:
     step: str
     seed: int
     cost: float
+    sweep: str = ""
 
     @property
     def name(self) -> str:
-        return f"{self.step} seed {self.seed}"
+        return f"{self.step} seed {self.seed}" + (f" [{self.sweep}]" if self.sweep else "")
 
 
 def _spec(s: Study, step: Step):
@@ -166,8 +212,9 @@ def train_variant(s: Study, v: Variant, progress: VariantProgress | None) -> tup
     step = s.rm.step(v.step)
     spec = _spec(s, step)
     row = _row(s, step, v.order, v.seed, spec)
-    lock = file_lock(s.out / "locks" / f"{step.id}-seed{v.seed}.lock", False,
-                     f"{step.id} seed {v.seed} is being trained by {{holder}}") if ctx.main else nullcontext()
+    lock_name = f"{step.id}-seed{v.seed}" + (f"-{run_key(row)}" if s.sweep else "")  # sweeps: one per value
+    lock = file_lock(s.out / "locks" / f"{lock_name}.lock", False,
+                     f"{v.name} is being trained by {{holder}}") if ctx.main else nullcontext()
     with lock:
         log = tensorboard.EpochLogger(s.out, step.id, v.seed, _tags(row, s.recipe)) \
             if "tensorboard" in s.cfg.log and ctx.main else None
@@ -197,11 +244,13 @@ _WORKER_STUDY: dict[str, Study] = {}
 
 
 def _train_in_worker(cfg: RunConfig, v: Variant, fingerprint: str) -> tuple[dict, list[dict], str]:
-    """A pool worker's task: the study is built once per worker process, its data loaded once."""
+    """A pool worker's task: each study is built once per worker process, the data loaded once."""
     key = repr(cfg)
     if key not in _WORKER_STUDY:
-        _WORKER_STUDY.clear()
-        _WORKER_STUDY[key] = study(cfg).with_data(load_data(cfg.data))
+        data = next(iter(_WORKER_STUDY.values())).data if _WORKER_STUDY else load_data(cfg.data)
+        if data.fingerprint != fingerprint:
+            data = load_data(cfg.data)
+        _WORKER_STUDY[key] = study(cfg, v.sweep).with_data(data)
     s = _WORKER_STUDY[key]
     if s.data.fingerprint != fingerprint:
         raise RoadmapError(f"the data at {cfg.data} changed while the run was going on; run it again")
@@ -252,19 +301,22 @@ def _share(cfg: RunConfig, n: int, progress: Progress) -> tuple[int, int]:
 
 
 def _run(cfg: RunConfig, hold_folder: bool) -> int:
-    s = study(cfg)
-    new = not s.out.exists()
+    studies = sweep_studies(cfg)  # one without --sweep; every recipe checked before any data loads
+    out = studies[0].out
+    new = not out.exists()
     try:
-        return _run_study(cfg, s, hold_folder)
+        return _run_studies(cfg, studies, hold_folder)
     except BaseException:
-        if new and s.out.is_dir() and {p.name for p in s.out.iterdir()} <= {".run.lock"}:
-            (s.out / ".run.lock").unlink(missing_ok=True)  # a run that stopped before writing anything
-            s.out.rmdir()                                 # leaves no folder that holds only its lock
+        if new and out.is_dir() and {p.name for p in out.iterdir()} <= {".run.lock"}:
+            (out / ".run.lock").unlink(missing_ok=True)  # a run that stopped before writing anything
+            out.rmdir()                                 # leaves no folder that holds only its lock
         raise
 
 
-def _run_study(cfg: RunConfig, s: Study, hold_folder: bool) -> int:
-    rm, recipe, out = s.rm, s.recipe, s.out
+def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int:
+    first = studies[0]
+    rm, out = first.rm, first.out
+    by_sweep = {s.sweep: s for s in studies}
     todo = variants(rm, cfg)
     ctx = distributed.context()
     table = Table(out)
@@ -277,41 +329,47 @@ def _run_study(cfg: RunConfig, s: Study, hold_folder: bool) -> int:
     with folder_lock:  # taken before the data loads: a busy folder is refused at once
         if ctx.main:
             table.read()  # refuse a folder that holds something else before training anything
-        s.with_data(load_data(cfg.data))
-        progress = Progress(len(todo), quiet=cfg.quiet or not ctx.main)
+        data = load_data(cfg.data)
+        for s in studies:
+            s.with_data(data)
+        progress = Progress(len(todo) * len(studies), quiet=cfg.quiet or not ctx.main)
         for vid, why in rm.skipped.items():
             progress.say(f"{vid}: not built: {why}")
         pending: list[Variant] = []
-        for order, step, seed in todo:
-            row = _row(s, step, order, seed, _spec(s, step))
-            name = f"{step.id} seed {seed}"
-            hit = distributed.broadcast_object(table.find(row) if ctx.main and not cfg.force else None)
-            if hit is not None and "tensorboard" in cfg.log and ctx.main:
-                tensorboard.backfill(out, step.id, seed, table.history(hit["roadmap"], hit["step"], seed),
-                                     _tags(row, recipe))
-            if hit is None:
-                if cfg.force and ctx.main:
-                    _checkpoint(s, row).unlink(missing_ok=True)
-                pending.append(Variant(order, step.id, seed, row["gflops"] * recipe["epochs"]))
-                progress.plan(pending[-1].cost)
-            elif (hit["roadmap"], hit["step"]) == (row["roadmap"], row["step"]):
-                progress.finish(name, f"{name}: already in {table.path} (cached; --force retrains)", trained=False)
-            else:
-                if ctx.main:
-                    table.reuse(hit, row)
-                progress.finish(name, f"{name}: the same network as {hit['roadmap']} {hit['step']}, trained "
-                                      f"once: taken from {table.path}", trained=False)
+        for s in studies:
+            for order, step, seed in todo:
+                row = _row(s, step, order, seed, _spec(s, step))
+                v = Variant(order, step.id, seed, row["gflops"] * s.recipe["epochs"], s.sweep)
+                hit = distributed.broadcast_object(table.find(row) if ctx.main and not cfg.force else None)
+                if hit is not None and "tensorboard" in cfg.log and ctx.main:
+                    tensorboard.backfill(out, step.id, seed, table.history(hit["roadmap"], hit["step"], seed,
+                                                                           sweep_of(hit.get("sweep"))),
+                                         _tags(row, s.recipe))
+                if hit is None:
+                    if cfg.force and ctx.main:
+                        _checkpoint(s, row).unlink(missing_ok=True)
+                    pending.append(v)
+                    progress.plan(v.cost)
+                elif (hit["roadmap"], hit["step"], sweep_of(hit.get("sweep"))) == (row["roadmap"], row["step"], s.sweep):
+                    progress.finish(v.name, f"{v.name}: already in {table.path} (cached; --force retrains)",
+                                    trained=False)
+                else:
+                    if ctx.main:
+                        table.reuse(hit, row)
+                    progress.finish(v.name, f"{v.name}: the same network and recipe as {hit['roadmap']} "
+                                            f"{hit['step']}, trained once: taken from {table.path}", trained=False)
         jobs, threads = _share(cfg, len(pending), progress)
         torch.set_num_threads(threads)
         if ctx.main:
-            write_run(out, {
-                "roadmap": rm.name, "roadmap_file": cfg.roadmap if cfg.design == "path" else f"{cfg.roadmap}[{cfg.design}]", "title": rm.title, "regime": rm.regime,
-                "recipe": recipe, "data": cfg.data, "data_name": s.data.name, "num_classes": s.data.num_classes,
-                "classes": s.data.classes, "threads": threads, "jobs": jobs,
-                "res": s.res, "seeds": cfg.seeds, "upto": cfg.upto, "command": "roadmap " + " ".join(sys.argv[1:]),
-                "device": torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else "cpu",
-                "cpu": machine.cpu_name(), "world_size": ctx.world,
-            })
+            for s in studies:
+                write_run(out, {
+                    "roadmap": rm.name, "roadmap_file": cfg.roadmap if cfg.design == "path" else f"{cfg.roadmap}[{cfg.design}]", "title": rm.title, "regime": rm.regime,
+                    "recipe": s.recipe, "sweep": s.sweep, "data": cfg.data, "data_name": data.name,
+                    "num_classes": data.num_classes, "classes": data.classes, "threads": threads, "jobs": jobs,
+                    "res": s.res, "seeds": cfg.seeds, "upto": cfg.upto, "command": "roadmap " + " ".join(sys.argv[1:]),
+                    "device": torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else "cpu",
+                    "cpu": machine.cpu_name(), "world_size": ctx.world,
+                })
 
         def record(v: Variant, result: tuple[dict, list[dict], str]) -> None:
             nonlocal failed
@@ -319,18 +377,20 @@ def _run_study(cfg: RunConfig, s: Study, hold_folder: bool) -> int:
             failed += row["status"] != "ok"
             if ctx.main:
                 table.put(row, history)
-                _checkpoint(s, row).unlink(missing_ok=True)  # resume state is only needed until the row is written
+                # resume state is only needed until the row is written
+                _checkpoint(by_sweep[v.sweep], row).unlink(missing_ok=True)
             progress.finish(v.name, text)
 
         if jobs == 1:
             for v in pending:
                 distributed.barrier()
                 progress.start(v.name, v.cost)
-                record(v, train_variant(s, v, progress.variant(v.name)))
+                record(v, train_variant(by_sweep[v.sweep], v, progress.variant(v.name)))
         else:  # the longest first, so the last minutes are not one lone variant
             queue = sorted(pending, key=lambda v: -v.cost)
             progress.say(f"training {len(queue)} variants, {jobs} at a time, {threads} thread(s) each")
-            pool.run_all(_train_with(cfg, s.data.fingerprint), queue, jobs, threads, progress, record)
+            fn = _train_with({s.sweep: s.cfg for s in studies}, data.fingerprint)
+            pool.run_all(fn, queue, jobs, threads, progress, record)
     if failed:
         print(f"roadmap: {failed} variant(s) failed; see the status and error columns of {table.path}",
               file=sys.stderr)
@@ -339,17 +399,19 @@ def _run_study(cfg: RunConfig, s: Study, hold_folder: bool) -> int:
         print(f"results: {table.path}")
     elif ctx.main:  # --quiet: only the results
         mine = table.read()
-        mine = mine[(mine["roadmap"] == rm.name) & mine["step"].isin({s.id for _, s, _ in todo})]
-        print(mine[["step", "seed", "status", "top1"]].to_string(index=False))
+        mine = mine[(mine["roadmap"] == rm.name) & mine["step"].isin({st.id for _, st, _ in todo})
+                    & mine.get("sweep", pd.Series("", index=mine.index)).map(sweep_of).isin(by_sweep)]
+        cols = ["step", "seed"] + (["sweep"] if cfg.sweep else []) + ["status", "top1"]
+        print(mine[cols].to_string(index=False))
         print(f"results: {table.path}", file=sys.stderr)
     return 0
 
 
 class _train_with:
-    """A picklable fn(variant) for the pool: this run's config and data fingerprint bound."""
+    """A picklable fn(variant) for the pool: each sweep value's config and the data fingerprint bound."""
 
-    def __init__(self, cfg: RunConfig, fingerprint: str):
-        self.cfg, self.fingerprint = cfg, fingerprint
+    def __init__(self, cfgs: dict[str, RunConfig], fingerprint: str):
+        self.cfgs, self.fingerprint = cfgs, fingerprint
 
     def __call__(self, v: Variant):
-        return _train_in_worker(self.cfg, v, self.fingerprint)
+        return _train_in_worker(self.cfgs[v.sweep], v, self.fingerprint)

@@ -25,8 +25,9 @@ COLUMNS = [
     "timm", "git_commit",
     "spec_hash", "recipe_hash", "data_fingerprint", "recipe", "data", "width_mult", "depth_mult",
     "paper_top1", "paper_std", "paper_gflops", "finished_at", "cached_from", "recipe_overrides", "drop_path",
+    "sweep",
 ]
-EPOCH_COLUMNS = ["roadmap", "step", "seed", "epoch", "train_loss", "val_loss", "top1", "top5", "lr", "img_s", "time_s"]
+EPOCH_COLUMNS = ["roadmap", "step", "seed", "sweep", "epoch", "train_loss", "val_loss", "top1", "top5", "lr", "img_s", "time_s"]
 # a (spec, recipe, data, resolution, precision, batch pipeline) with a finished row for its
 # (roadmap, step, seed) is not trained again; rows written before a column existed do not match
 CACHE_KEY = ("spec_hash", "recipe_hash", "data_fingerprint", "res", "precision", "pipeline", "drop_path")
@@ -54,7 +55,17 @@ def _umask() -> int:
     return mask
 
 
-HASHES = {"spec_hash": str, "recipe_hash": str, "data_fingerprint": str}  # "123e45" is no number
+HASHES = {"spec_hash": str, "recipe_hash": str, "data_fingerprint": str,  # "123e45" is no number
+          "sweep": str}
+
+
+def sweep_of(value) -> str:
+    """A row's sweep label ("epochs=30"); rows from before the column, and unswept ones: ""."""
+    return value if isinstance(value, str) else ""
+
+
+def _same_sweep(column: pd.Series, sweep: str) -> pd.Series:
+    return column.map(sweep_of) == sweep
 
 
 def run_key(row: dict) -> str:
@@ -173,43 +184,54 @@ class Table:
         same = same[[all(str(r[k]) == str(row_key[k]) for k in CACHE_KEY) for _, r in same.iterrows()]]
         if same.empty:
             return None
-        mine = same[(same["roadmap"] == row_key["roadmap"]) & (same["step"] == row_key["step"])]
+        mine = same[(same["roadmap"] == row_key["roadmap"]) & (same["step"] == row_key["step"])
+                    & _same_sweep(same.get("sweep", pd.Series("", index=same.index)), sweep_of(row_key.get("sweep")))]
         return (mine if len(mine) else same).iloc[0].to_dict()
 
     def reuse(self, hit: dict, row: dict) -> None:
         """Record `hit`'s result as `row`'s: the same network trained once, named twice."""
         ident = ("roadmap", "regime", "step", "label", "group", "adopted", "order", "paper_top1", "paper_std",
                  "paper_gflops", "git_commit")
-        history = self.history(hit["roadmap"], hit["step"], hit["seed"])
+        history = self.history(hit["roadmap"], hit["step"], hit["seed"], sweep_of(hit.get("sweep")))
         # a hit that is itself a reuse names the row that trained
         source = hit.get("cached_from") if isinstance(hit.get("cached_from"), str) and hit.get("cached_from") \
             else f"{hit['roadmap']}:{hit['step']}"
-        self.put({**hit, **{k: row[k] for k in ident}, "cached_from": source}, history)
+        self.put({**hit, **{k: row[k] for k in ident}, "sweep": sweep_of(row.get("sweep")), "cached_from": source},
+                 history)
 
-    def history(self, roadmap: str, step: str, seed: int) -> list[dict]:
+    def history(self, roadmap: str, step: str, seed: int, sweep: str = "") -> list[dict]:
         """A variant's epoch records from epochs.csv, oldest first."""
-        ep = pd.read_csv(self.epochs_path) if self.epochs_path.is_file() else pd.DataFrame(columns=EPOCH_COLUMNS)
-        mask = (ep["step"] == step) & (ep["seed"] == seed)
+        ep = self._epochs()
+        mask = (ep["step"] == step) & (ep["seed"] == seed) & _same_sweep(ep["sweep"], sweep)
         if "roadmap" in ep:
             mask &= ep["roadmap"].isna() | (ep["roadmap"] == roadmap)
-        return ep[mask].drop(columns=["roadmap", "step", "seed"], errors="ignore").to_dict(orient="records")
+        return ep[mask].drop(columns=["roadmap", "step", "seed", "sweep"], errors="ignore").to_dict(orient="records")
+
+    def _epochs(self) -> pd.DataFrame:
+        ep = pd.read_csv(self.epochs_path, dtype={"sweep": str}) if self.epochs_path.is_file() \
+            else pd.DataFrame(columns=EPOCH_COLUMNS)
+        if "sweep" not in ep:  # files from before the column
+            ep["sweep"] = ""
+        return ep
 
     def put(self, row: dict, history: list[dict]) -> None:
         with file_lock(self.lock, True, ""):
             # a new result for (roadmap, step, seed) replaces the old row and its epochs
             df = self.read()
-            df = df[~((df["roadmap"] == row["roadmap"]) & (df["step"] == row["step"]) & (df["seed"] == row["seed"]))]
+            sweep = sweep_of(row.get("sweep"))
+            df = df[~((df["roadmap"] == row["roadmap"]) & (df["step"] == row["step"]) & (df["seed"] == row["seed"])
+                      & _same_sweep(df.get("sweep", pd.Series("", index=df.index)), sweep))]
             df = _concat(df, pd.DataFrame([row]))
             write_table(df.sort_values(["order", "seed"], kind="stable"), self.path, COLUMNS)
-            ep = pd.read_csv(self.epochs_path) if self.epochs_path.is_file() else pd.DataFrame(columns=EPOCH_COLUMNS)
-            mine = (ep["step"] == row["step"]) & (ep["seed"] == row["seed"])
+            ep = self._epochs()
+            mine = (ep["step"] == row["step"]) & (ep["seed"] == row["seed"]) & _same_sweep(ep["sweep"], sweep)
             if "roadmap" in ep:  # files from before the column: their rows count as this roadmap's,
                 # unless this row is another name for a trained one (its epochs belong to that one)
                 legacy = ep["roadmap"].isna() & (not row.get("cached_from"))
                 mine &= legacy | (ep["roadmap"] == row["roadmap"])
             ep = ep[~mine]
-            new = pd.DataFrame([{**h, "roadmap": row["roadmap"], "step": row["step"], "seed": row["seed"]}
-                                for h in history])
+            new = pd.DataFrame([{**h, "roadmap": row["roadmap"], "step": row["step"], "seed": row["seed"],
+                                 "sweep": sweep} for h in history])
             write_table(_concat(ep, new), self.epochs_path, EPOCH_COLUMNS)
 
 
