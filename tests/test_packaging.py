@@ -13,8 +13,9 @@ def test_a_plain_install_ships_the_roadmaps_and_recipes(tmp_path, repo):
     assert r.returncode == 0, r.stderr[-2000:]
     for name in ("convnext-t", "convnext-b", "isotropic"):
         assert (target / "roadmap" / "arch" / "roadmaps" / f"{name}.yaml").is_file()
-    for name in ("imagenet", "proxy", "smoke"):
+    for name in ("imagenet", "proxy", "smoke", "cpu-proxy"):
         assert (target / "roadmap" / "train" / "recipes" / f"{name}.yaml").is_file()
+    assert (target / "roadmap" / "arch" / "complexity.json").is_file()  # roadmap steps lists without torch
     code = "import roadmap; assert roadmap.__file__.startswith(%r); print(len(roadmap.load('convnext-b').ids))" % str(target)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})

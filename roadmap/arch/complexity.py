@@ -1,49 +1,70 @@
-"""Parameters and GFLOPs computed from a built model (the paper's convention).
+"""Parameters and GFLOPs of a spec, the paper's convention (see roadmap.arch.counting).
 
-GFLOPs are multiply-adds of conv and linear layers and of attention's two matmuls (q k^T and
-attn v) at the given input size, classifier included, counted by torch's FlopCounterMode on the
-meta device: no weights are allocated and nothing is computed, and norms and activations (which
-count nothing) are left out of the pass, so even ConvNeXt-B counts in about 0.3 s. Token networks are built for that input size (their position embedding and token
-MLPs are sized by the number of patches).
+The counts of every shipped roadmap's steps, in each design, at 224 px and 1000 classes are kept
+in complexity.json by spec hash, so `roadmap steps` lists a roadmap without importing torch or
+building anything. The tests check every kept count against the live one (tests/test_complexity.py);
+`python -m roadmap.arch.complexity` writes the file anew after a roadmap or the builder changes.
+Any other spec, size or class count is counted live.
 """
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from pathlib import Path
 
-import torch
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
-
-from roadmap.arch.network import build
 from roadmap.arch.spec import Spec
 
-
-@lru_cache(maxsize=512)  # specs are frozen and hash without their name: one count per architecture
-def _count(spec: Spec, num_classes: int, res: int) -> tuple[int, float]:
-    with torch.device("meta"):
-        model = build(spec, num_classes=num_classes, img_size=res).eval()  # eval: BN takes a batch of 1
-        x = torch.empty(1, 3, res, res)
-    params = sum(p.numel() for p in model.parameters())
-    _drop_uncounted(model)
-    with FlopCounterMode(display=False) as counter:
-        model(x)
-    # FlopCounterMode counts a multiply-add as 2 FLOPs; the paper counts it as one
-    return params, counter.get_total_flops() / 2 / 1e9
+KEPT = Path(__file__).with_name("complexity.json")
 
 
-# Norms and activations keep the shape and count nothing under the paper's convention (nor does
-# FlopCounterMode count them), yet on the meta device their decompositions cost most of the pass.
-UNCOUNTED = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm, nn.ReLU, nn.GELU)
+def _key(spec: Spec, num_classes: int, res: int) -> str:
+    return f"{spec.hash}:{num_classes}:{res}"
 
 
-def _drop_uncounted(model: nn.Module) -> None:
-    for parent in list(model.modules()):
-        for name, child in parent.named_children():
-            if isinstance(child, UNCOUNTED):  # timm's LayerNorm2d is an nn.LayerNorm too
-                setattr(parent, name, nn.Identity())
+@lru_cache(maxsize=1)
+def kept() -> dict[str, list]:
+    return json.loads(KEPT.read_text()) if KEPT.is_file() else {}
 
 
-def complexity(spec: Spec, num_classes: int = 1000, res: int = 224) -> dict:
-    """{"params": int, "gflops": float} of `spec` built for `num_classes` at `res` x `res`."""
-    params, gflops = _count(spec, num_classes, res)
-    return {"params": params, "gflops": gflops}
+def complexity(spec: Spec, num_classes: int = 1000, res: int = 224, live: bool = False) -> dict:
+    """{"params": int, "gflops": float} of `spec` built for `num_classes` at `res` x `res`; `live`
+    counts it now even where a kept count exists."""
+    hit = None if live else kept().get(_key(spec, num_classes, res))
+    if hit is None:
+        from roadmap.arch.counting import count  # torch, only when something is counted
+        hit = count(spec, num_classes, res)
+    params, gflops = hit
+    return {"params": int(params), "gflops": float(gflops)}
+
+
+def shipped_specs() -> list[Spec]:
+    """Every distinct spec of the shipped roadmaps, in every design that can be built."""
+    from roadmap import shipped
+    from roadmap.arch.designs import DESIGNS
+    from roadmap.arch.steps import load
+    from roadmap.errors import RoadmapError
+
+    specs = {}
+    for name in shipped.names("roadmap"):
+        for design in DESIGNS:
+            try:
+                rm = load(name, design)
+            except RoadmapError:  # a design that does not apply to this roadmap
+                continue
+            for step in rm.steps:
+                specs.setdefault(step.spec.hash, step.spec)
+    return list(specs.values())
+
+
+def write_kept(num_classes: int = 1000, res: int = 224) -> int:
+    """Count every shipped spec live and keep the counts; returns how many."""
+    counts = {_key(s, num_classes, res): list(complexity(s, num_classes, res, live=True).values())
+              for s in shipped_specs()}
+    lines = [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(counts.items())]  # one spec a line
+    KEPT.write_text("{\n" + ",\n".join(lines) + "\n}\n")
+    kept.cache_clear()
+    return len(counts)
+
+
+if __name__ == "__main__":
+    print(f"kept {write_kept()} counts in {KEPT}")
