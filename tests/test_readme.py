@@ -50,7 +50,9 @@ def test_use_the_variants_elsewhere_snippets_run(repo, tmp_path, monkeypatch):
 def test_the_reports_quoted_in_the_readme_are_the_committed_results(repo, capsys):
     quoted = re.findall(r"<!-- report (\S+)((?: --\S+ \S+)*) -->\n(.*?)\n<!-- /report -->",
                         (repo / "README.md").read_text(), re.S)
-    assert [folder for folder, _, _ in quoted] == ["results/cifar10-cpu-proxy", "results/tinyimagenet50-cpu-proxy"]
+    assert [folder + options for folder, options, _ in quoted] == [
+        "results/cifar10-cpu-proxy --roadmap convnext-t", "results/tinyimagenet50-cpu-proxy --roadmap convnext-t",
+        "results/cifar10-cpu-proxy --roadmap convnext-t-step7-split"]
     for folder, options, text in quoted:
         assert main(["report", str(repo / folder), *options.split()]) == 0
         assert capsys.readouterr().out.strip() == text.strip(), f"README's copy of `roadmap report {folder}{options}`"
