@@ -15,6 +15,7 @@ import sys
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -240,17 +241,20 @@ def train_variant(s: Study, v: Variant, progress: VariantProgress | None) -> tup
     return row, history, text
 
 
-_WORKER_STUDY: dict[str, Study] = {}
+_WORKER_STUDY: dict[str, Study] = {}  # per worker process: each sweep value's study, built once
+
+
+@lru_cache(maxsize=1)
+def _worker_data(source: str) -> DataSplits:
+    """The data, loaded once per worker process and shared by every sweep value's study."""
+    return load_data(source)
 
 
 def _train_in_worker(cfg: RunConfig, v: Variant, fingerprint: str) -> tuple[dict, list[dict], str]:
-    """A pool worker's task: each study is built once per worker process, the data loaded once."""
+    """A pool worker's task."""
     key = repr(cfg)
     if key not in _WORKER_STUDY:
-        data = next(iter(_WORKER_STUDY.values())).data if _WORKER_STUDY else load_data(cfg.data)
-        if data.fingerprint != fingerprint:
-            data = load_data(cfg.data)
-        _WORKER_STUDY[key] = study(cfg, v.sweep).with_data(data)
+        _WORKER_STUDY[key] = study(cfg, v.sweep).with_data(_worker_data(cfg.data))
     s = _WORKER_STUDY[key]
     if s.data.fingerprint != fingerprint:
         raise RoadmapError(f"the data at {cfg.data} changed while the run was going on; run it again")
