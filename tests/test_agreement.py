@@ -1,6 +1,8 @@
 """`roadmap agreement`: runs against the paper and each other, with bootstrap intervals."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -82,3 +84,16 @@ def test_bad_input_is_one_sentence(tmp_path, capsys):
     assert main(["agreement", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["agreement", str(a), "--draws", "5"]) == 2
+
+
+def test_runs_with_no_common_step_change_say_so_without_numpy_warnings(tmp_path, capsys):
+    rows = [dict.fromkeys(COLUMNS) | {"roadmap": "convnext-t", "status": "ok", "step": "step0", "seed": k,
+                                      "top1": 50.0 + k, "epochs": 1} for k in range(2)]
+    (tmp_path / "one").mkdir()
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp_path / "one" / "results.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["agreement", str(tmp_path / "one"), "--draws", "100"]) == 0
+    assert "n/a (too few steps or no spread)" in capsys.readouterr().out
+    assert main(["plot", "--agreement", str(tmp_path / "one"), "-o", str(tmp_path / "a.png")]) == 2
+    assert "no step change in common with the paper to draw" in capsys.readouterr().err

@@ -120,6 +120,8 @@ def _rank_rows(x: np.ndarray) -> np.ndarray:
 def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman's rho of each row of x with the same row of y (ties get average ranks); NaN for a
     constant row."""
+    if x.shape[-1] < 2:  # nothing to rank
+        return np.full(x.shape[:-1], math.nan)
     rx, ry = _rank_rows(x), _rank_rows(y)
     rx, ry = rx - rx.mean(-1, keepdims=True), ry - ry.mean(-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -187,7 +189,8 @@ def agreement_tables(runs: list[RunSteps], draws: int = 2000, seed: int = 0) -> 
         add(f"{r.label} vs paper", "rho_means", _spearman_rows(means, p_mean), _spearman_rows(b_means, p_draw),
             len(common))
         same = np.sign(deltas[p_resolved]) == np.sign(p_delta[p_resolved])
-        b_same = (np.sign(b_deltas[:, p_resolved]) == np.sign(p_delta[p_resolved])).mean(axis=1)
+        b_same = (np.sign(b_deltas[:, p_resolved]) == np.sign(p_delta[p_resolved])).mean(axis=1) if n_res \
+            else np.full(draws, math.nan)
         add(f"{r.label} vs paper", "sign_agreement", same.mean() if n_res else math.nan, b_same, n_res)
     for i in range(len(runs)):
         for j in range(i + 1, len(runs)):

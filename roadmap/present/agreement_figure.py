@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from roadmap.errors import RoadmapError
 from roadmap.present.figure import INK, check_path, pretty, save
 
 RUN_COLORS = ["#5B6C8F", "#D08C2E", "#2E7D32", "#8E44AD", "#C62828"]
@@ -27,6 +28,9 @@ def draw_agreement(steps: pd.DataFrame, measures: pd.DataFrame, path: str | Path
     runs = steps.attrs["runs"]
     rows = steps[steps["parent"].notna()].reset_index(drop=True)
     n, k = len(rows), len(runs)
+    if n == 0:
+        raise RoadmapError("the runs have no step change in common with the paper to draw (each needs a step "
+                           "and its parent finished)")
     slot = 0.8 / (k + 1)  # paper and runs share a row
     legend_h = 0.2 * (k + 2)
     fig = Figure(figsize=(10.5, 2.2 + legend_h + 0.5 * n))
