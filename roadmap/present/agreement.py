@@ -113,16 +113,12 @@ def _changes(r: RunSteps) -> list[str]:
     return [s for s in r.steps if r.parents.get(s) in r.values]
 
 
-def _rank_rows(x: np.ndarray) -> np.ndarray:
-    return stats.rankdata(x, axis=-1)
-
-
 def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman's rho of each row of x with the same row of y (ties get average ranks); NaN for a
     constant row."""
     if x.shape[-1] < 2:  # nothing to rank
         return np.full(x.shape[:-1], math.nan)
-    rx, ry = _rank_rows(x), _rank_rows(y)
+    rx, ry = stats.rankdata(x, axis=-1), stats.rankdata(y, axis=-1)
     rx, ry = rx - rx.mean(-1, keepdims=True), ry - ry.mean(-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (rx * ry).sum(-1) / np.sqrt((rx ** 2).sum(-1) * (ry ** 2).sum(-1))
