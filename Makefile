@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install roadmap paper test steps clean
+.PHONY: install roadmap paper test timm-suite steps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ steps: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q --durations=15
+
+# timm's own tests/test_models.py (of the installed timm) against every roadmap model: slow, see the script
+timm-suite: $(STAMP)
+	$(PY) tests/timm_suite.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -29,16 +29,23 @@ def _run_shell(line: str) -> None:
     assert main(args[1:]) == 0, line
 
 
-def test_use_the_variants_elsewhere_snippets_run(repo, tmp_path, monkeypatch):
+def test_use_the_variants_elsewhere_snippets_run(repo, tmp_path, monkeypatch, capsys):
+    """A Python block that ends in comment lines shows its output there: it must print exactly that."""
     blocks = re.findall(r"```(python|sh)\n(.*?)```", _section((repo / "README.md").read_text(),
                                                               "Use the variants elsewhere"), re.S)
-    assert [kind for kind, _ in blocks] == ["python", "python", "sh", "python", "sh"]
+    assert [kind for kind, _ in blocks] == ["python", "python", "python", "sh", "python", "sh"]
     shutil.copytree(repo / "examples", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
     _run_shell("roadmap run --only step7 --out results/smoke")
     for kind, code in blocks:
         if kind == "python":
+            capsys.readouterr()
             exec(compile(code, "README.md", "exec"), {})
+            lines = code.strip().splitlines()
+            shown = [line[2:] for line in lines[len(lines) - next(i for i, x in enumerate(reversed(lines))
+                                                                  if not x.startswith("# ")):]]
+            if shown:
+                assert capsys.readouterr().out.splitlines() == shown
         else:
             for line in code.strip().splitlines():
                 _run_shell(line)

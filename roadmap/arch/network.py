@@ -12,27 +12,34 @@ from collections import OrderedDict
 
 import torch
 from timm.layers import DropPath, trunc_normal_
+from timm.models import checkpoint_seq
 from torch import nn
 
-from roadmap.arch.layers import LN_EPS, act, branch, conv, norm
+from roadmap.arch.features import FeatureTaps, feature_info, output_fmt
+from roadmap.arch.head import Head
+from roadmap.arch.layers import act, branch, conv, norm
 from roadmap.arch.spec import Spec
-from roadmap.arch.tokens import TokenEmbed, TokenPool
+from roadmap.arch.tokens import TokenEmbed
 
 
 def build(spec: Spec, num_classes: int = 1000, drop_path_rate: float = 0.0, in_chans: int = 3,
-          img_size: int = 224) -> nn.Module:
+          img_size: int = 224, global_pool: str | None = None) -> nn.Module:
     """Build `spec` for `num_classes`; stochastic depth rises linearly to `drop_path_rate`.
 
     `img_size` matters only to token networks whose position embedding or token MLPs are sized
     by the number of patches (ViT, Mixer): they take img_size x img_size inputs. ConvNets and
-    attention-only token mixing take any input divisible by the total stride.
+    attention-only token mixing take any input divisible by the total stride. `global_pool`
+    overrides the spec's pooling as timm's models take it ('' keeps the spatial map).
     """
-    return Network(spec, num_classes, drop_path_rate, in_chans, img_size)
+    return Network(spec, num_classes, drop_path_rate, in_chans, img_size, global_pool)
 
 
-class Network(nn.Module):
+class Network(FeatureTaps, nn.Module):
+    """A spec's network, with timm's model API: forward_features / forward_head, the classifier's
+    getter and reset, feature taps (roadmap.arch.features) and the training hooks."""
+
     def __init__(self, spec: Spec, num_classes: int = 1000, drop_path_rate: float = 0.0, in_chans: int = 3,
-                 img_size: int = 224):
+                 img_size: int = 224, global_pool: str | None = None):
         super().__init__()
         self.spec, self.num_classes = spec, num_classes
         st = spec.stem
@@ -52,8 +59,11 @@ class Network(nn.Module):
             stages.append(Stage(spec, cin, width, depth, i == 0, rates[k:k + depth], n_tokens))
             cin, k = width, k + depth
         self.stages = nn.Sequential(*stages)
-        self.head = Head(spec, cin, num_classes)
-        self.num_features = cin
+        self.head = Head(spec, cin, num_classes, global_pool)
+        self.num_features = self.head_hidden_size = cin
+        self.feature_info = feature_info(spec)
+        self.output_fmt = output_fmt(spec)
+        self.grad_checkpointing = False
         if spec.init == "trunc_normal":
             self.apply(_trunc_normal)
         elif spec.init == "resnet":
@@ -74,10 +84,47 @@ class Network(nn.Module):
         x = self.stem(x)
         if self.embed is not None:
             x = self.embed(x)
-        return self.stages(x)
+        return self.head.final_norm(self.stages(x))
+
+    def forward_head(self, x, pre_logits: bool = False):
+        return self.head(x, pre_logits)
 
     def forward(self, x):
-        return self.head(self.forward_features(x))
+        return self.forward_head(self.forward_features(x))
+
+    # --- timm's classifier API and training hooks ------------------------------------------
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        return self.head.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None, reset_other: bool = False) -> None:
+        """A fresh `num_classes` classifier (0: none), and `global_pool` if given; `reset_other`
+        drops the head's norm too."""
+        self.num_classes = num_classes
+        self.head.reset(num_classes, global_pool, reset_norm=reset_other)
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.grad_checkpointing = enable
+        for stage in self.stages:
+            stage.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """Parameter groups, stem first and the final norm last, for timm's layer-wise lr decay."""
+        if len(self.spec.depths) == 1:
+            blocks = [(r"^stages\.0\.blocks\.(\d+)", None), (r"^head\.final_norm", (99999,))]
+        elif coarse:
+            blocks = r"^stages\.(\d+)"
+        else:
+            blocks = [(r"^stages\.(\d+)\.downsample", (0,)), (r"^stages\.(\d+)\.blocks\.(\d+)", None),
+                      (r"^head\.final_norm", (99999,))]
+        return dict(stem=r"^embed|^stem", blocks=blocks)
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set[str]:
+        """The class token and position embedding, as timm's ViT (1-d weights timm leaves out itself)."""
+        return {f"embed.{n}" for n, _ in self.embed.named_parameters()} if self.embed is not None else set()
 
 
 def _stem(spec: Spec, in_chans: int) -> nn.Sequential:
@@ -121,8 +168,13 @@ class Stage(nn.Module):
                 for i in range(depth)
             ])
 
+        self.grad_checkpointing = False
+
     def forward(self, x):
-        return self.blocks(self.downsample(x))
+        x = self.downsample(x)
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            return checkpoint_seq(self.blocks, x)
+        return self.blocks(x)
 
 
 class Block(nn.Module):
@@ -180,24 +232,3 @@ class Residual(nn.Module):
         if self.gamma is not None:
             out = out * (self.gamma if self.channels_last else self.gamma.view(1, -1, 1, 1))
         return x + self.drop_path(out)
-
-
-class Head(nn.Module):
-    """(norm at every position ->) global pool or class token (-> norm) -> classifier."""
-
-    def __init__(self, spec: Spec, c: int, num_classes: int):
-        super().__init__()
-        if spec.final_norm:  # every position, before pooling (ViT, Mixer)
-            self.final_norm = nn.LayerNorm(c, eps=LN_EPS) if spec.tokens else norm(spec, c)
-        else:
-            self.final_norm = nn.Identity()
-        self.pool = TokenPool(spec.head_pool, spec.cls_token) if spec.tokens else \
-            nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
-        if spec.head_norm:
-            self.norm = nn.LayerNorm(c, eps=LN_EPS) if spec.norm == "ln" else nn.BatchNorm1d(c)
-        else:
-            self.norm = nn.Identity()
-        self.fc = nn.Linear(c, num_classes) if num_classes > 0 else nn.Identity()
-
-    def forward(self, x):
-        return self.fc(self.norm(self.pool(self.final_norm(x))))

@@ -13,6 +13,12 @@ Beyond timm's usual arguments (num_classes, drop_path_rate, in_chans, img_size) 
 of our recipes are model arguments: width_mult, depth_mult, stem_stride (timm's train.py:
 --model-kwargs width_mult=0.25 depth_mult=0.34 stem_stride=2).
 
+Each is a full timm model (the contract lives on the network: roadmap.arch.network, .head and
+.features): forward_features / forward_head, get_classifier / reset_classifier, global_pool,
+features_only=True through timm's FeatureGetterNet, forward_intermediates, the training hooks, and
+a default cfg whose pool_size, first_conv and classifier fit the network. tests/timm_suite.py runs
+timm's own model tests against every name.
+
 Pretrained weights: a step with a `timm:` reference in its roadmap file (step0: resnet50 or
 resnet200; step7: convnext_tiny or convnext_base; the isotropic step0: DeiT-S) takes that model's
 ImageNet-1k weights (WEIGHTS) through timm's own loader, wherever timm finds them locally (its Hugging Face cache,
@@ -114,7 +120,9 @@ def _pretrained_cfg(step: Step) -> dict:
     if reference is not None:
         cfg = {**reference.to_dict(), "fixed_input_size": bool(fixed)}
         cfg.pop("architecture", None), cfg.pop("tag", None)
-    return {**cfg, "first_conv": FIRST_CONV, "classifier": CLASSIFIER}
+    # The unpooled map at the default input size (timm's tests check it); a class token's sequence has none.
+    pool = None if step.spec.cls_token else (cfg["input_size"][-1] // step.spec.total_stride,) * 2
+    return {**cfg, "pool_size": pool, "first_conv": FIRST_CONV, "classifier": CLASSIFIER}
 
 
 def _entrypoint(name: str, step: Step):
@@ -141,17 +149,21 @@ def _create(name: str, step: Step, pretrained: bool, width_mult: float = 1.0, de
             raise ValueError(f"{name} takes square inputs, not img_size={tuple(size)}")
         size = size[0]
     filter_fn = functools.partial(remap, spec=spec, reference=step.timm) if step.timm else None
+    # features_only=True wraps the network in timm's FeatureGetterNet (forward_intermediates): every
+    # stage of a hierarchical network, the last three blocks of an isotropic one (timm's ViT default)
+    taps = tuple(range(len(spec.depths))) if len(spec.depths) > 1 else 3
     return build_model_with_cfg(_Built, name, pretrained, pretrained_filter_fn=filter_fn, spec=spec,
-                                img_size=int(size), **kwargs)
+                                img_size=int(size), feature_cfg=dict(feature_cls="getter", out_indices=taps),
+                                **kwargs)
 
 
 def _Built(spec: Spec, num_classes: int = 1000, drop_path_rate: float = 0.0, in_chans: int = 3,
-           img_size: int = 224, **unknown):
+           img_size: int = 224, global_pool: str | None = None, **unknown):
     from roadmap.arch.network import build  # not at the top: see PREFIX
     if unknown:
         raise TypeError(f"{spec.name} does not take {', '.join(sorted(unknown))}")
     return build(spec, num_classes=num_classes, drop_path_rate=drop_path_rate or 0.0, in_chans=in_chans,
-                 img_size=img_size)
+                 img_size=img_size, global_pool=global_pool)
 
 
 @functools.lru_cache(maxsize=None)

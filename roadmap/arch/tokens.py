@@ -7,7 +7,7 @@ once a class token is prepended. These adapters let one layer factory serve both
 from __future__ import annotations
 
 import torch
-from timm.layers import trunc_normal_
+from timm.layers import register_notrace_module, trunc_normal_
 from torch import nn
 
 from roadmap.errors import RoadmapError
@@ -46,6 +46,7 @@ class AlongTokens(nn.Module):
         return self.fn(x.flatten(1, -2).transpose(1, 2)).transpose(1, 2).reshape(x.shape)
 
 
+@register_notrace_module  # a leaf for torch.fx (timm's tracers): it checks and splits the input's shape
 class TokenEmbed(nn.Module):
     """Stem output (B, C, H, W) -> the patch grid (B, H, W, C), or with a class token the sequence
     (B, 1 + H*W, C); plus the learned position embedding."""
@@ -69,7 +70,7 @@ class TokenEmbed(nn.Module):
     def forward(self, x):
         b, c, h, w = x.shape
         if self.fixed_size and (h, w) != (self.grid, self.grid):
-            raise RoadmapError(f"spec {self.name!r} was built for {self.img_size}x{self.img_size} inputs "
+            raise RoadmapError(f"spec '{self.name}' was built for {self.img_size}x{self.img_size} inputs "
                                f"({self.grid}x{self.grid} patches) and got {h}x{w} patches; build it with "
                                "img_size= the input size")
         x = x.permute(0, 2, 3, 1)
@@ -81,7 +82,7 @@ class TokenEmbed(nn.Module):
 
 
 class TokenPool(nn.Module):
-    """The class token ("token"), or the mean of the patch tokens ("avg")."""
+    """The class token ("token"), the mean of the patch tokens ("avg"), or every token ("")."""
 
     def __init__(self, mode: str, cls_token: bool):
         super().__init__()
@@ -90,4 +91,6 @@ class TokenPool(nn.Module):
     def forward(self, x):
         if self.mode == "token":
             return x[:, 0]
+        if self.mode == "":
+            return x
         return (x[:, 1:] if self.cls_token else x.flatten(1, -2)).mean(1)
