@@ -180,6 +180,15 @@ def test_default_cfg_matches_the_full_size_network(name):
     assert cfg["pool_size"] == (tuple(grid) if grid is not None else None)
     state = model.state_dict()
     assert f"{cfg['first_conv']}.weight" in state and f"{cfg['classifier']}.weight" in state
+    assert model.in_chans == cfg["input_size"][0]
+
+    # timm's factory arguments, and a new classifier on the network's own device and dtype
+    wide = timm.create_model(name, device="meta", dtype=torch.float64).eval()
+    wide.reset_classifier(2)
+    assert {(p.device.type, p.dtype) for p in wide.parameters()} == {("meta", torch.float64)}
+    assert not wide.get_classifier().training
+    with pytest.raises(TypeError, match="does not take not_a_model_arg"):
+        timm.create_model(name, device="meta", not_a_model_arg=1)
 
 
 def test_a_pretrained_backbone_gives_timms_own_feature_maps(tmp_path):

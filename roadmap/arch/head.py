@@ -6,6 +6,7 @@ classifier (and the pooling) for fine-tuning or feature extraction.
 """
 from __future__ import annotations
 
+import torch
 from timm.layers import SelectAdaptivePool2d
 from torch import nn
 
@@ -41,19 +42,19 @@ class Head(nn.Module):
         x = self._norm(self.pool(x))
         return x if pre_logits else self.fc(x)
 
-    def reset(self, num_classes: int, global_pool: str | None = None, reset_norm: bool = False) -> None:
-        """A new classifier (timm's default init), optionally new pooling; `reset_norm` drops the
-        head's norm too (pruning for features: nothing of the head is left)."""
+    def reset(self, num_classes: int, global_pool: str | None = None, reset_norm: bool = False,
+              like: torch.Tensor | None = None) -> None:
+        """A new classifier (timm's default init) on `like`'s device and dtype, optionally new
+        pooling; `reset_norm` drops the head's norm too (pruning for features: no head is left)."""
         if global_pool is not None:
             self.pool_type = self._check_pool(global_pool)
             self.pool = self._pool(self.pool_type)
         if reset_norm:
             self.norm = nn.Identity()
         self._place_norm()
-        device = next(self.parameters(), None)
-        self.fc = nn.Linear(self.width, num_classes) if num_classes > 0 else nn.Identity()
-        if device is not None:
-            self.fc.to(device.device, device.dtype)
+        dd = {} if like is None else dict(device=like.device, dtype=like.dtype)
+        self.fc = nn.Linear(self.width, num_classes, **dd) if num_classes > 0 else nn.Identity()
+        self.fc.train(self.training)
 
     def _check_pool(self, pool: str) -> str:
         allowed = (TOKEN_POOLS if self.cls_token else TOKEN_POOLS[1:]) if self.tokens else MAP_POOLS

@@ -41,7 +41,7 @@ class Network(FeatureTaps, nn.Module):
     def __init__(self, spec: Spec, num_classes: int = 1000, drop_path_rate: float = 0.0, in_chans: int = 3,
                  img_size: int = 224, global_pool: str | None = None):
         super().__init__()
-        self.spec, self.num_classes = spec, num_classes
+        self.spec, self.num_classes, self.in_chans = spec, num_classes, in_chans
         st = spec.stem
         grid = img_size // st.stride
         n_tokens = grid ** 2 + spec.cls_token
@@ -101,7 +101,7 @@ class Network(FeatureTaps, nn.Module):
         """A fresh `num_classes` classifier (0: none), and `global_pool` if given; `reset_other`
         drops the head's norm too."""
         self.num_classes = num_classes
-        self.head.reset(num_classes, global_pool, reset_norm=reset_other)
+        self.head.reset(num_classes, global_pool, reset_norm=reset_other, like=next(self.parameters(), None))
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:

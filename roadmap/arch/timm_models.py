@@ -28,6 +28,7 @@ Other steps have no weights: pretrained=True fails as timm fails for any such mo
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
@@ -158,12 +159,15 @@ def _create(name: str, step: Step, pretrained: bool, width_mult: float = 1.0, de
 
 
 def _Built(spec: Spec, num_classes: int = 1000, drop_path_rate: float = 0.0, in_chans: int = 3,
-           img_size: int = 224, global_pool: str | None = None, **unknown):
+           img_size: int = 224, global_pool: str | None = None, device=None, dtype=None, **unknown):
     from roadmap.arch.network import build  # not at the top: see PREFIX
     if unknown:
         raise TypeError(f"{spec.name} does not take {', '.join(sorted(unknown))}")
-    return build(spec, num_classes=num_classes, drop_path_rate=drop_path_rate or 0.0, in_chans=in_chans,
-                 img_size=img_size, global_pool=global_pool)
+    # timm's factory arguments: built on `device` (meta: nothing allocated), then cast to `dtype`
+    with torch.device(device) if device is not None else contextlib.nullcontext():
+        model = build(spec, num_classes=num_classes, drop_path_rate=drop_path_rate or 0.0, in_chans=in_chans,
+                      img_size=img_size, global_pool=global_pool)
+    return model.to(dtype) if dtype is not None else model
 
 
 @functools.lru_cache(maxsize=None)
