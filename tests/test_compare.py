@@ -46,9 +46,25 @@ def test_one_sentence_errors(tmp_path, capsys):
     assert "no finished step in common" in capsys.readouterr().err
     both = pd.concat([pd.read_csv(f / "results.csv"), pd.read_csv(f / "results.csv").assign(roadmap="convnext-b")])
     both.to_csv(f / "results.csv", index=False)
-    assert main(["compare", str(f), str(f)]) == 2
-    assert "choose one with --roadmap" in capsys.readouterr().err
-    assert main(["compare", str(f), str(f), "--roadmap", "convnext-b"]) == 0
+    assert main(["compare", str(f), str(f), "--roadmap", "convnext-s"]) == 2
+    assert "has no rows of roadmap 'convnext-s'" in capsys.readouterr().err
+    assert main(["compare", str(f), str(f), "--design", "add-one"]) == 2
+    assert "has no add-one rows (it has path); choose one with --design" in capsys.readouterr().err
+
+
+def test_a_folder_of_several_roadmaps_compares_each_as_report_reads_them(tmp_path, capsys):
+    """One row per roadmap and step (report's default: all of them), or the one --roadmap names."""
+    a = _folder(tmp_path / "a", {"step0": [40, 42, 44]})
+    pd.concat([pd.read_csv(a / "results.csv"), pd.read_csv(a / "results.csv").assign(
+        roadmap="convnext-b", top1=[50, 52, 54])]).to_csv(a / "results.csv", index=False)
+    b = _folder(tmp_path / "b", {"step0": [41, 43, 45]})
+    pd.concat([pd.read_csv(b / "results.csv"), pd.read_csv(b / "results.csv").assign(
+        roadmap="convnext-b", top1=[53, 55, 57])]).to_csv(b / "results.csv", index=False)
+    t = compare_folders(a, b).set_index("step")["delta"]
+    assert t.to_dict() == {"convnext-t step0": pytest.approx(1.0), "convnext-b step0": pytest.approx(3.0)}
+    assert compare_folders(a, b, roadmap="convnext-b")[["step", "delta"]].values.tolist() == [["step0", 3.0]]
+    steps = compare_steps(a, "step0", "step0")["step"].tolist()
+    assert steps == ["convnext-t step0 - step0", "convnext-b step0 - step0"]
 
 
 def test_folders_from_two_processors_are_compared_with_a_warning(tmp_path, capsys):

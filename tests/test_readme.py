@@ -63,3 +63,69 @@ def test_the_reports_quoted_in_the_readme_are_the_committed_results(repo, capsys
     for folder, options, text in quoted:
         assert main(["report", str(repo / folder), *options.split()]) == 0
         assert capsys.readouterr().out.strip() == text.strip(), f"README's copy of `roadmap report {folder}{options}`"
+
+
+# Shell lines of the README that CI cannot run, each with its reason; every other line runs.
+CANNOT_RUN = {
+    "make ": "the set-up itself (make test runs this file)",
+    "--recipe imagenet": "ImageNet, and GPUs or Slurm",
+    "--recipe proxy": "full-width ResNet-50 and ConvNeXt-T at every step: the one-GPU recipe",
+}
+
+
+def _npz_data(folder, classes: int, size: int, per_class: int, val: str):
+    """A dataset in the .npz layout of ../shared/data (JPEG bytes, offsets, labels, class names)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", per_class), (val, 1)):
+        blobs = []
+        for _ in range(classes * n):
+            buf = io.BytesIO()
+            Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(buf, format="JPEG")
+            blobs.append(buf.getvalue())
+        np.savez(folder / f"{split}.npz", jpeg=np.frombuffer(b"".join(blobs), np.uint8),
+                 offsets=np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64),
+                 y=np.repeat(np.arange(classes), n).astype(np.uint8), classes=np.array([f"c{i}" for i in range(classes)]))
+
+
+def _fast(args: list[str]) -> list[str]:
+    """FAST for a README run line, one seed, keeping the line's own --data and swept epochs."""
+    extra = FAST[2:] if "--data" in args else list(FAST)
+    if "--sweep" in args:
+        i = extra.index("epochs=1")
+        del extra[i - 1:i + 1]
+    return extra + ["--seeds", "1", "--jobs", "1"]
+
+
+def test_the_readme_shell_blocks_chain(repo, tmp_path, monkeypatch):
+    """Every shell line of the README (but "Use the variants elsewhere", run above with its Python, and
+    CANNOT_RUN), pasted in order into a folder holding the committed results: each exits 0. `roadmap
+    run` lines train 1 epoch on tiny data, one seed (FAST); ../shared/data paths become tiny datasets of
+    the same layout and image size, made here; --sweep's values shrink to 1 and 2 epochs."""
+    readme = (repo / "README.md").read_text()
+    elsewhere = _section(readme, "Use the variants elsewhere")
+    blocks = re.findall(r"```sh\n(.*?)```", readme.replace(elsewhere, ""), re.S)
+    lines = [line for block in blocks for line in block.strip().splitlines()]
+    skipped = [line for line in lines if any(key in line for key in CANNOT_RUN)]
+    assert len(skipped) == 6 and all(line.startswith(("make", "roadmap run", "torchrun")) for line in skipped)
+    for name in ("results", "examples"):
+        shutil.copytree(repo / name, tmp_path / name, ignore=shutil.ignore_patterns("weights", "checkpoints"))
+    _npz_data(tmp_path / "shared" / "cifar10", 10, 32, 5, "test")
+    _npz_data(tmp_path / "shared" / "tinyimagenet50", 50, 64, 1, "val")
+    monkeypatch.chdir(tmp_path)
+    ran = []
+    for line in lines:
+        if line in skipped:
+            continue
+        line = line.replace("../shared/data/", "shared/").replace("--sweep epochs=10,30", "--sweep epochs=1,2")
+        args = shlex.split(line.split("  #")[0])
+        assert args[0] == "roadmap", line
+        if args[1] == "run":
+            args += _fast(args)
+        assert main(args[1:]) == 0, line
+        ran.append(args[1])
+    assert ran.count("run") == 5 and len(ran) == len(lines) - len(skipped)

@@ -27,7 +27,10 @@ def register(sub, name: str, help: str):
     s.add_argument("a", help="results folder A, or step A with --results")
     s.add_argument("b", help="results folder B, or step B with --results")
     s.add_argument("--results", metavar="FOLDER", help="compare two steps of this results folder")
-    s.add_argument("--roadmap", help="which roadmap's rows, when a folder holds several")
+    s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"],
+                   help="which design's rows, when a folder holds several (default: %(default)s)")
+    s.add_argument("--roadmap", help="which roadmap's rows, when a folder holds several (default: all, one row "
+                                     "per roadmap and step)")
     s.add_argument("--format", choices=["md", "csv"], default="md", help="(default: %(default)s)")
     s.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of printing")
     s.set_defaults(fn=compare)
@@ -36,7 +39,8 @@ def register(sub, name: str, help: str):
 def compare(a) -> int:
     from roadmap.present.compare import compare_folders, compare_steps, to_markdown
 
-    df = compare_steps(a.results, a.a, a.b, a.roadmap) if a.results else compare_folders(a.a, a.b, a.roadmap)
+    df = compare_steps(a.results, a.a, a.b, a.roadmap, a.design) if a.results else \
+        compare_folders(a.a, a.b, a.roadmap, a.design)
     if df.attrs.get("warning"):
         print(f"roadmap: {df.attrs['warning']}", file=sys.stderr)
     text = to_markdown(df) if a.format == "md" else df.to_csv(index=False, float_format="%.4g")

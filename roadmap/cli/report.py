@@ -43,11 +43,13 @@ def report(a) -> int:
     from roadmap.present.report import report_tables, to_csv, to_markdown  # pandas only when asked
     parts = report_tables(a.folder, a.design, a.roadmap, a.by)
     if a.format == "csv":
-        frames = [df.assign(**({a.by: label.partition("=")[2]} if a.by else {})) for label, df in parts]
+        several = len({df.attrs["roadmap"] for _, df in parts}) > 1
+        frames = [df.assign(**({"roadmap": df.attrs["roadmap"]} if several else {}),
+                            **({a.by: label.rpartition("=")[2]} if a.by else {})) for label, df in parts]
         return emit(to_csv(pd.concat(frames, ignore_index=True)), a.out)
     texts = []
     for label, df in parts:
-        text = (f"### {label}\n\n" if a.by else "") + to_markdown(df)
+        text = (f"### {label}\n\n" if label else "") + to_markdown(df)
         if a.design == "path":
             from roadmap.present.agreement import agreement
             for regime, rows in df.groupby("regime", sort=False):

@@ -10,25 +10,23 @@ from pathlib import Path
 import pandas as pd
 
 from roadmap.errors import RoadmapError
+from roadmap.present.aggregate import of_design, of_roadmap, roadmaps_of
 from roadmap.present.stats import mean_interval, paired_delta, seed_values
-from roadmap.runs.table import read_results
+from roadmap.runs.table import read_results, read_runs
 
 COLUMNS = ["a", "b", "step", "n", "a_mean", "b_mean", "delta", "delta_ci_low", "delta_ci_high", "p_improve",
            "resolved", "seeds_needed"]
 
 
-def _one_roadmap(table: pd.DataFrame, folder: Path, roadmap: str | None) -> pd.DataFrame:
-    names = list(dict.fromkeys(table["roadmap"].dropna().astype(str)))
-    if roadmap is not None:
-        if roadmap not in names:
-            raise RoadmapError(f"{folder} has no rows of roadmap {roadmap!r}; it has {', '.join(names) or 'none'}")
-        return table[table["roadmap"].astype(str) == roadmap]
-    paths = [n for n in names if not n.endswith("]")]  # "convnext-t[leave-one-out]": an ablation design
-    if len(paths) == 1 and len(names) > 1:  # the roadmap and its designs: the roadmap, as report reads it
-        return table[table["roadmap"].astype(str) == paths[0]]
-    if len(names) > 1:
-        raise RoadmapError(f"{folder} holds several roadmaps ({', '.join(names)}); choose one with --roadmap")
-    return table
+def _select(table: pd.DataFrame, folder: Path, design: str, roadmap: str | None) -> dict[str, pd.DataFrame]:
+    """The rows of one design and, if named, one roadmap, by roadmap: as `report` chooses them."""
+    rows = of_roadmap(of_design(table, design, folder), roadmap, folder)
+    names = rows["roadmap"].fillna("").astype(str)
+    return {name: rows[names == name] for name in dict.fromkeys(names)}
+
+
+def _label(name: str, step: str, several: bool) -> str:
+    return f"{name} {step}" if several else step
 
 
 def _row(a: str, b: str, step: str, va: dict, vb: dict) -> dict:
@@ -58,26 +56,50 @@ def processor_warning(a: str | Path, ta: pd.DataFrame, b: str | Path, tb: pd.Dat
             "results repeat exactly only on one processor, so part of each delta may be the machine's")
 
 
-def compare_folders(a: str | Path, b: str | Path, roadmap: str | None = None) -> pd.DataFrame:
-    """Every step both folders finished, B - A, paired by seed (in A's step order); a warning in
-    `.attrs["warning"]` when they come from different processors."""
-    ra, rb = _one_roadmap(read_results(a), Path(a), roadmap), _one_roadmap(read_results(b), Path(b), roadmap)
-    ta, tb = seed_values(ra), seed_values(rb)
-    common = [s for s in ta if s in tb]
-    if not common:
+def compare_folders(a: str | Path, b: str | Path, roadmap: str | None = None, design: str = "path") -> pd.DataFrame:
+    """Every step both folders finished, B - A, paired by seed (in A's step order), for each roadmap
+    both hold; a warning in `.attrs["warning"]` when they come from different processors."""
+    ta, tb = read_results(a), read_results(b)
+    sa, sb = _select(ta, Path(a), design, roadmap), _select(tb, Path(b), design, roadmap)
+    names = [n for n in sa if n in sb]
+    rows = []
+    for name in names:
+        va, vb = seed_values(sa[name]), seed_values(sb[name])
+        rows += [_row(str(a), str(b), _label(name, s, len(names) > 1), va[s], vb[s]) for s in va if s in vb]
+    if not rows:
         raise RoadmapError(f"{a} and {b} have no finished step in common")
-    df = _frame([_row(str(a), str(b), s, ta[s], tb[s]) for s in common])
-    df.attrs["warning"] = processor_warning(a, ra, b, rb)
+    df = _frame(rows)
+    df.attrs["warning"] = processor_warning(a, ta, b, tb)
     return df
 
 
-def compare_steps(folder: str | Path, a: str, b: str, roadmap: str | None = None) -> pd.DataFrame:
-    """Step B - step A within one results folder, paired by seed."""
-    values = seed_values(_one_roadmap(read_results(folder), Path(folder), roadmap))
+def compare_steps(folder: str | Path, a: str, b: str, roadmap: str | None = None, design: str = "path") -> pd.DataFrame:
+    """Step B - step A within one results folder, paired by seed: one row per roadmap that has both."""
+    table = read_results(folder)
+    chosen = _select(table, Path(folder), design, roadmap)
+    values = {name: seed_values(rows) for name, rows in chosen.items()}
+    a, b = (_step_id(s, table, folder) for s in (a, b))
+    both = [name for name, v in values.items() if a in v and b in v]
     for step in (a, b):
-        if step not in values:
-            raise RoadmapError(f"{folder} has no finished seed of step {step!r}; it has {', '.join(values)}")
-    return _frame([_row(a, b, f"{b} - {a}", values[a], values[b])])
+        if not any(step in v for v in values.values()):
+            has = ", ".join(dict.fromkeys(s for v in values.values() for s in v))
+            raise RoadmapError(f"{folder} has no finished seed of step {step!r}; it has {has}")
+    if not both:
+        raise RoadmapError(f"{folder} has no roadmap with finished seeds of both {a} and {b}")
+    return _frame([_row(a, b, _label(name, f"{b} - {a}", len(both) > 1), values[name][a], values[name][b])
+                   for name in both])
+
+
+def _step_id(step: str, table: pd.DataFrame, folder: str | Path) -> str:
+    """A stage id ("step5") means its last adopted sub-step ("step5.k7"), as in `roadmap run --upto`."""
+    if "." in step or step in set(table["step"].astype(str)):
+        return step
+    for rm in roadmaps_of(table, read_runs(folder)):
+        try:
+            return rm.step(step).id
+        except RoadmapError:
+            continue
+    return step
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
@@ -99,7 +121,7 @@ def to_markdown(df: pd.DataFrame) -> str:
         ci = "" if pd.isna(r["delta_ci_low"]) else f" [{r['delta_ci_low']:+.2f}, {r['delta_ci_high']:+.2f}]"
         delta = "" if pd.isna(r["delta"]) else f"{r['delta']:+.2f}{ci}"
         p = "" if pd.isna(r["p_improve"]) else f"{r['p_improve']:.3f}"
-        need = "" if pd.isna(r["seeds_needed"]) else str(int(r["seeds_needed"]))
+        need = "" if pd.isna(r["seeds_needed"]) or r["resolved"] else str(int(r["seeds_needed"]))  # as report
         lines.append(f"| {r['step']} | {int(r['n'])} | {r['a_mean']:.2f} | {r['b_mean']:.2f} | {delta} | {p} | "
                      f"{verdict(r)} | {need} |")
     return "\n".join(lines) + "\n"

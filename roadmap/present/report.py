@@ -42,9 +42,19 @@ def report_table(folder: str | Path, design: str = "path", roadmap: str | None =
 
 def report_tables(folder: str | Path, design: str = "path", roadmap: str | None = None,
                   by: str | None = None) -> list[tuple[str, pd.DataFrame]]:
-    """report_table once per value of `by` ("epochs=10", ...): a sweep's values side by side."""
+    """report_table once per roadmap the rows hold and per value of `by` ("epochs=10", ...), each
+    under its label ("convnext-t-step7-split, epochs=10"; "" for a folder of one roadmap and no `by`)."""
     table = of_roadmap(of_design(read_results(folder), design, folder), roadmap, folder)
-    return [(label, _report(part, folder)) for label, part in split_by(table, by, folder)]
+    names = table["roadmap"].fillna("").astype(str)
+    groups = list(dict.fromkeys(names))
+    parts = []
+    for name in groups:
+        for label, part in split_by(table[names == name], by, folder):
+            title = ", ".join(x for x in (name if len(groups) > 1 else "", label) if x)
+            df = _report(part, folder)
+            df.attrs["roadmap"] = name
+            parts.append((title, df))
+    return parts
 
 
 def _report(table: pd.DataFrame, folder: str | Path) -> pd.DataFrame:
