@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from roadmap.errors import RoadmapError
+from roadmap.errors import RoadmapError, malformed_yaml
 
 _PACKAGE = Path(__file__).resolve().parent
 # kind -> where its files are, first match wins: installed package data, then a checkout
@@ -50,6 +50,6 @@ def read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
-        raise RoadmapError(f"{path}: malformed YAML ({str(e).strip().splitlines()[0]})") from None
+        raise malformed_yaml(path, e) from None
     except (OSError, UnicodeDecodeError) as e:
         raise RoadmapError(f"cannot read {path}: {e.strerror if isinstance(e, OSError) else 'not text'}") from None

@@ -85,3 +85,28 @@ def test_corrupted_results_tables(tmp_path, capsys):
             continue
         assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
         assert table.read_text() == text
+
+
+def test_errors_point_at_the_place(tmp_path, capsys, repo):
+    """The new user's list (issue 24): each one sentence, exit 2, and it names where the fault is."""
+    good = (repo / "examples" / "kernel9-width128.yaml").read_text()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(good.replace("steps:", "steps: [", 1))
+    d = yaml.safe_load(good)
+    d["steps"][-1]["transforms"] = [{"kernel": {"size": "nine"}}]
+    nine = tmp_path / "nine.yaml"
+    nine.write_text(yaml.safe_dump(d))
+    step = d["steps"][-1]["id"]
+    cases = [
+        (["show", "k9", "--roadmap", str(broken)], ", line ", ", column ", "malformed YAML"),
+        (["show", step, "--roadmap", str(nine)], f"spec '{d['name']}:{step}'", "not 'nine'"),
+        (["run", "--data", "embedded:100000", "--out", str(tmp_path / "r")], "embedded:100000", "at most"),
+        (["run", "--data", f"{tmp_path}:abc", "--out", str(tmp_path / "r")], "not a number"),
+        (["run", "--upto", "step5", "--only", "step1", "--out", str(tmp_path / "r")], "--upto and --only"),
+    ]
+    for argv, *expected in cases:
+        _check(capsys, argv, [broken, nine])
+        main(argv)
+        err = capsys.readouterr().err
+        assert all(e in err for e in expected), (argv, err)
+    assert not (tmp_path / "r").exists()

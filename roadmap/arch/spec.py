@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from roadmap.errors import RoadmapError
+from roadmap.errors import RoadmapError, malformed_yaml
 
 NORMS = ("bn", "ln")
 ACTS = ("relu", "gelu")
@@ -159,7 +159,7 @@ class Spec:
         try:
             d = yaml.safe_load(text)
         except yaml.YAMLError as e:
-            raise RoadmapError(f"{where}: malformed YAML ({_first_line(e)})") from None
+            raise malformed_yaml(where, e) from None
         return cls.from_dict(d, where)
 
     @property
@@ -261,10 +261,13 @@ def _validate_types(spec: Spec, bad) -> None:
     if b.layer_scale is not None and not (number(b.layer_scale) and b.layer_scale > 0):
         bad(f"layer_scale must be a positive number or null, not {b.layer_scale!r}")
     for op in b.ops:
-        if not all(whole(v) for v in (op.kernel, op.groups, op.heads, op.hidden)) or not number(op.ratio) \
-                or not isinstance(op.stride, bool) or op.hidden < 0 or op.ratio < 0:
-            bad(f"op {op.kind}: kernel, groups, heads and hidden must be whole numbers, ratio a number from 0 "
-                "and stride true or false")
+        for key in ("kernel", "groups", "heads", "hidden"):
+            if not whole(getattr(op, key)) or getattr(op, key) < 0:
+                bad(f"op {op.kind}: {key} must be a whole number, not {getattr(op, key)!r}")
+        if not number(op.ratio) or op.ratio < 0:
+            bad(f"op {op.kind}: ratio must be a number from 0, not {op.ratio!r}")
+        if not isinstance(op.stride, bool):
+            bad(f"op {op.kind}: stride must be true or false, not {op.stride!r}")
 
 
 def _validate_segments(spec: Spec, bad) -> None:
@@ -327,10 +330,6 @@ _FlowDumper.add_representer(dict, _represent_dict)
 
 def dump_yaml(d: dict) -> str:
     return yaml.dump(d, Dumper=_FlowDumper, sort_keys=False, width=120)
-
-
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 _WHAT = {Spec: "spec", StemSpec: "stem", BlockSpec: "block", Op: "op"}

@@ -118,7 +118,7 @@ def parse(data: Any, path: Path) -> Roadmap:
             raise RoadmapError(f"{here}: unknown key(s) {sorted(unknown)}; allowed: {sorted(STEP_KEYS)}")
         transforms = _transforms(raw.get("transforms") or [], here)
         start = last_adopted.spec if last_adopted else spec
-        out = start
+        out = start.replace(name=f"{data.get('name', path.stem)}:{sid}")  # errors name this step's spec
         for name, args in transforms:
             out = _apply(out, name, args, here)
         step = Step(
