@@ -26,3 +26,21 @@ def test_listing_a_roadmap_imports_no_torch():
     text, heavy = imported_by_command(["steps", "--design", "leave-one-out"])
     assert "no-step6.ln" in text, text  # the leave-one-out variants, counted
     assert "torch" not in heavy and "timm" not in heavy, heavy
+
+
+def test_show_and_recipe_import_no_torch():
+    """The listing commands stay quick: importing torch takes ~2 s on 2 cores, timm ~4 s."""
+    from test_layout import imported_by_command
+    text, heavy = imported_by_command(["show", "step4"])
+    assert "spec hash" in text and "changes from step3.width" in text, text
+    assert not heavy & {"torch", "timm"}, heavy
+    text, heavy = imported_by_command(["recipe", "cpu-proxy"])
+    assert "adamw" in text, text
+    assert not heavy & {"torch", "timm"}, heavy
+
+
+def test_the_optimizers_checked_without_timm_are_in_timms_registry():
+    from timm.optim import list_optimizers
+
+    from roadmap.train.recipe import TIMM_OPTIMIZERS
+    assert set(TIMM_OPTIMIZERS) <= set(list_optimizers())

@@ -19,7 +19,6 @@ def register(sub, name: str, help: str):
 
 
 def show(step_id: str, roadmap: str, model: bool = False, design: str = "path") -> int:
-    from roadmap.arch.network import build
     from roadmap.arch.steps import load
 
     rm = load(roadmap, design)
@@ -38,6 +37,7 @@ def show(step_id: str, roadmap: str, model: bool = False, design: str = "path") 
         print(f"\n# changes from {st.parent} ({todo}):")
         print("\n".join(difflib.unified_diff(before, after, st.parent, st.id, n=1, lineterm="")))
     if model:
+        from roadmap.arch.network import build  # torch and timm only when the module is asked for
         print()
         print(build(st.spec))
     return 0
