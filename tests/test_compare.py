@@ -93,3 +93,19 @@ def test_a_folder_with_a_roadmap_and_its_ablations_compares_the_roadmap(tmp_path
         roadmap="convnext-t[leave-one-out]", top1=1.0)]).to_csv(a / "results.csv", index=False)
     b = _folder(tmp_path / "b", {"step0": [41, 43, 45]})
     assert compare_folders(a, b)["delta"].item() == pytest.approx(1.0)  # the path's rows, as report reads them
+
+
+def test_a_verdict_between_arms_near_chance_says_so(tmp_path, capsys):
+    import json
+    a = _folder(tmp_path / "a", {"step0": [11.0, 12.0, 13.0], "step1": [40, 41, 42]})
+    b = _folder(tmp_path / "b", {"step0": [16.0, 17.0, 18.5], "step1": [50, 51, 52]})
+    assert main(["compare", str(a), str(b)]) == 0
+    assert "near chance" not in capsys.readouterr().out  # no run.json: the classes are unknown
+    for f in (a, b):
+        (f / "run.json").write_text(json.dumps({"invocations": [{"num_classes": 10}]}))
+    assert main(["compare", str(a), str(b)]) == 0
+    step0, step1 = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| step")][1:]
+    assert "B better; near chance (10%)" in step0 and "near chance" not in step1
+    assert main(["report", str(a)]) == 0  # step1 (40-42) against its parent step0 (11-13, near chance)
+    rows = {line.split(" | ")[0][2:]: line for line in capsys.readouterr().out.splitlines() if line.startswith("| step")}
+    assert "better; near chance (10%)" in rows["step1"] and "near chance" not in rows["step0"]

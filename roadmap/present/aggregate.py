@@ -331,6 +331,12 @@ def run_facts(table: pd.DataFrame, run: dict) -> dict:
     }
 
 
+def classes_of(runs: list[dict]) -> int | None:
+    """The number of classes every invocation in run.json trained on (None if unknown or mixed)."""
+    found = {r.get("num_classes") for r in runs}
+    return int(next(iter(found))) if len(found) == 1 and None not in found else None
+
+
 def plain(v):
     if isinstance(v, float) and v.is_integer():
         return int(v)

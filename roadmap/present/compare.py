@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from roadmap.errors import RoadmapError
-from roadmap.present.aggregate import of_design, of_roadmap, roadmaps_of
-from roadmap.present.stats import mean_interval, paired_delta, seed_values
+from roadmap.present.aggregate import classes_of, of_design, of_roadmap, roadmaps_of
+from roadmap.present.stats import mean_interval, near_chance, paired_delta, seed_values
 from roadmap.runs.table import read_results, read_runs
 
 COLUMNS = ["a", "b", "step", "n", "a_mean", "b_mean", "delta", "delta_ci_low", "delta_ci_high", "p_improve",
@@ -70,6 +70,8 @@ def compare_folders(a: str | Path, b: str | Path, roadmap: str | None = None, de
         raise RoadmapError(f"{a} and {b} have no finished step in common")
     df = _frame(rows)
     df.attrs["warning"] = processor_warning(a, ta, b, tb)
+    ca, cb = classes_of(read_runs(a)), classes_of(read_runs(b))
+    df.attrs["classes"] = ca if ca == cb else None
     return df
 
 
@@ -86,8 +88,10 @@ def compare_steps(folder: str | Path, a: str, b: str, roadmap: str | None = None
             raise RoadmapError(f"{folder} has no finished seed of step {step!r}; it has {has}")
     if not both:
         raise RoadmapError(f"{folder} has no roadmap with finished seeds of both {a} and {b}")
-    return _frame([_row(a, b, _label(name, f"{b} - {a}", len(both) > 1), values[name][a], values[name][b])
-                   for name in both])
+    df = _frame([_row(a, b, _label(name, f"{b} - {a}", len(both) > 1), values[name][a], values[name][b])
+                 for name in both])
+    df.attrs["classes"] = classes_of(read_runs(folder))
+    return df
 
 
 def _step_id(step: str, table: pd.DataFrame, folder: str | Path) -> str:
@@ -106,12 +110,14 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS).astype({"n": "Int64", "seeds_needed": "Int64", "resolved": bool})
 
 
-def verdict(r: dict) -> str:
+def verdict(r: dict, classes: int | None = None) -> str:
     if pd.isna(r["delta"]):
         return "no seed in common"
     if r["resolved"]:
-        return "B better" if r["delta"] > 0 else "B worse"
-    return "≈ within noise" if not pd.isna(r["delta_ci_low"]) else "≈ (one seed: no interval)"
+        text = "B better" if r["delta"] > 0 else "B worse"
+    else:
+        text = "≈ within noise" if not pd.isna(r["delta_ci_low"]) else "≈ (one seed: no interval)"
+    return text + near_chance((r["a_mean"], r["b_mean"]), classes)
 
 
 def to_markdown(df: pd.DataFrame) -> str:
@@ -123,5 +129,5 @@ def to_markdown(df: pd.DataFrame) -> str:
         p = "" if pd.isna(r["p_improve"]) else f"{r['p_improve']:.3f}"
         need = "" if pd.isna(r["seeds_needed"]) or r["resolved"] else str(int(r["seeds_needed"]))  # as report
         lines.append(f"| {r['step']} | {int(r['n'])} | {r['a_mean']:.2f} | {r['b_mean']:.2f} | {delta} | {p} | "
-                     f"{verdict(r)} | {need} |")
+                     f"{verdict(r, df.attrs.get('classes'))} | {need} |")
     return "\n".join(lines) + "\n"

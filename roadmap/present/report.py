@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from roadmap.present.aggregate import of_design, of_roadmap, result_rows, roadmaps_of, split_by
+from roadmap.present.aggregate import classes_of, of_design, of_roadmap, result_rows, roadmaps_of, split_by
+from roadmap.present.stats import near_chance
 from roadmap.runs.table import read_results, read_runs
 
 COLUMNS = ["regime", "step", "label", "adopted", "status", "n", "top1_mean", "top1_std", "top1_ci_low",
@@ -69,7 +70,9 @@ def _report(table: pd.DataFrame, folder: str | Path) -> pd.DataFrame:
         "paper_resolved": rows["paper_resolved"], "params_m": rows["params"] / 1e6, "gflops": rows["gflops"],
         "train_img_s": rows["train_img_s"], "error": rows["error"],
     })
-    return out[COLUMNS].reset_index(drop=True)
+    out = out[COLUMNS].reset_index(drop=True)
+    out.attrs["classes"] = classes_of(read_runs(folder))
+    return out
 
 
 def to_csv(df: pd.DataFrame) -> str:
@@ -81,8 +84,12 @@ def to_markdown(df: pd.DataFrame) -> str:
     cols = [c for c in HEADERS if c != "regime" or df["regime"].nunique() > 1]
     lines = ["| " + " | ".join(HEADERS[c][0] for c in cols) + " |",
              "|" + "|".join("---:" if HEADERS[c][1] else "---" for c in cols) + "|"]
+    means = dict(zip(df["step"], df["top1_mean"]))
     for r in df.to_dict(orient="records"):
         cells = [_cell(c, r) for c in cols]
+        if "resolved" in cols and cells[cols.index("resolved")]:  # a verdict between two arms near chance says so
+            arms = (r["top1_mean"], means.get(r["parent"], math.nan))
+            cells[cols.index("resolved")] += near_chance(arms, df.attrs.get("classes"))
         lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -213,3 +213,18 @@ def compare_table(results: pd.DataFrame, parents: Mapping[str, str | None],
         })
     table = pd.DataFrame(rows, columns=COLUMNS)
     return table.astype({"n": "Int64", "seeds_needed": "Int64", "resolved": bool})
+
+
+# A verdict between arms this close to guessing (100 / classes) says so: a "better" between two
+# arms that barely learnt is a statement about noise in the optimiser, not about the design.
+CHANCE_MARGIN = 5.0  # top-1 points above chance
+
+
+def near_chance(means: Iterable[float], classes: int | None) -> str:
+    """"; near chance (10%)" when any arm's mean top-1 is within CHANCE_MARGIN of 100 / classes."""
+    if not classes:
+        return ""
+    chance = 100 / classes
+    if any(m == m and m < chance + CHANCE_MARGIN for m in means):
+        return f"; near chance ({chance:.3g}%)"
+    return ""
