@@ -264,3 +264,41 @@ def test_curves_of_a_one_epoch_run_draw_points(repo, tmp_path, monkeypatch):
     curves.draw_curves(folder, tmp_path / "c.png", steps=["step0", "step7"])
     lines = [line for ax in drawn[0].axes for line in ax.get_lines()]
     assert lines and all(line.get_marker() == "o" and len(line.get_xdata()) == 1 for line in lines)
+
+
+def test_a_roadmap_of_your_own_draws_its_groups_apart_without_the_papers_column(tmp_path, monkeypatch):
+    """Its groups get hues no other group of the figure has (one named as Figure 2's group keeps
+    that group's hue), there is no empty paper column, and a long label ends left of the bars and
+    right of the group brackets."""
+    import matplotlib.colors as mc
+
+    from roadmap.present import figure
+    long = "depthwise convolution with a much wider base width of 128 channels, and then some more"
+    own = tmp_path / "own.yaml"
+    own.write_text(f"""name: own
+title: ResNet-50 -> mine
+base: resnet50
+steps:
+  - {{id: step0, label: ResNet-50}}
+  - {{id: dw, group: Macro design, label: "{long}", transforms: [depthwise]}}
+  - {{id: inv, group: My group, label: inverted, transforms: [invert_bottleneck]}}
+  - {{id: k9, group: Another group, label: kernel 9, transforms: [move_up_spatial, {{kernel: {{size: 9}}}}]}}
+""")
+    folder = write_results(tmp_path / "run", roadmap="own", failed=None,
+                           run={"step0": (30.0, 31.0), "dw": (32.0, 33.0), "inv": (33.0, 34.0), "k9": (35.0, 36.0)})
+    (folder / "run.json").write_text(json.dumps({"roadmap": "own", "roadmap_file": str(own)}))
+    drawn = []
+    monkeypatch.setattr(figure, "save", lambda fig, path, dpi: drawn.append(fig) or path)
+    draw_results(folder, tmp_path / "own.png")
+    fig = drawn[0]
+    ax_group, ax_label, ax_bars, ax_right = fig.axes
+    hues = [mc.to_hex(p.get_facecolor()) for p in ax_bars.patches if p.get_height() > 0.5]
+    assert len(hues) == 4 and len(set(hues[1:])) == 3 and hues[1] == figure.COLORS["Macro design"].lower()
+    assert not [t for t in ax_right.texts if "paper" in t.get_text()]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    label = next(t for t in ax_label.texts if t.get_text().startswith("depthwise convolution"))
+    box = label.get_window_extent(renderer)
+    assert label.get_text().endswith("…") and len(label.get_text()) == figure.LABEL_CHARS
+    assert box.x1 <= ax_bars.get_window_extent(renderer).x0 + 1
+    assert box.x0 >= ax_group.get_window_extent(renderer).x1 - 1

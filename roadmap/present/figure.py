@@ -42,13 +42,18 @@ COLORS = {  # one hue per group of Figure 2, for the first (coloured) regime
     "Large kernel": "#D0655A", "Micro design": "#9A7BC0",
 }
 GRAY, DARK_GRAY, INK = "#C4C4C4", "#707070", "#222222"
+LABEL_CHARS = 48  # the longest step label drawn whole
 
 
 def _palette(rows: pd.DataFrame) -> dict:
-    """Figure 2's hue per known group; other roadmaps' groups take the same hues in order."""
+    """Figure 2's hue per known group; other groups take the hues no group of these rows has yet,
+    in order (and repeat only once all are taken)."""
+    groups = [g for g in dict.fromkeys(rows["group"].fillna("")) if g]
+    taken = {COLORS[g] for g in groups if g in COLORS}
     hues = list(COLORS.values())[1:]
-    unknown = [g for g in dict.fromkeys(rows["group"].fillna("")) if g and g not in COLORS]
-    return {**COLORS, **{g: hues[i % len(hues)] for i, g in enumerate(unknown)}}
+    free = [h for h in hues if h not in taken] + [h for h in hues if h in taken]
+    unknown = [g for g in groups if g not in COLORS]
+    return {**COLORS, **{g: free[i % len(free)] for i, g in enumerate(unknown)}}
 
 
 def draw_paper(path: str | Path, roadmaps: Sequence[Roadmap | str] = PAPER_ROADMAPS, dpi: int = 170) -> Path:
@@ -144,8 +149,11 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
     two = len(regimes) > 1
     offsets = [-0.2, 0.2] if two else [0.0]
     height = 0.36 if two else 0.62
-    fig, ax, ax_right = _frame(rows, order, right_in=3.4, header=1.0, row_h=0.62 if two else 0.46,
-                               label_dy=(-0.2, 0.2))
+    # the paper's column only for steps the paper measured (a roadmap of your own has none)
+    has_paper = bool(rows["paper_top1"].notna().any())
+    cols = (0.2, 0.45, 0.96) if has_paper else (0.33, None, 0.93)
+    fig, ax, ax_right = _frame(rows, order, right_in=3.4 if has_paper else 2.1, header=1.0,
+                               row_h=0.62 if two else 0.46, label_dy=(-0.2, 0.2))
     ok = rows[~rows["value"].isna()]
     lo_v = ok["ci_low"].fillna(ok["value"]).min() if len(ok) else 0.0
     hi_v = ok["ci_high"].fillna(ok["value"]).max() if len(ok) else 100.0
@@ -189,19 +197,21 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
             y = order.index(r.step) + dy
             size = 8 if two else 9
             if not math.isnan(r.delta):
-                ax_right.text(0.2, y, _delta_text(r.delta, r.delta_low, r.delta_high, r.resolved), ha="center",
+                ax_right.text(cols[0], y, _delta_text(r.delta, r.delta_low, r.delta_high, r.resolved), ha="center",
                               va="center", fontsize=size, color=_delta_color(r.delta, r.resolved, k == 0))
             paper = fig2(r.paper_top1)
             if paper:
                 pd_ = f" ({'' if r.paper_resolved else '≈'}{_signed(r.paper_delta)})" \
                     if not math.isnan(r.paper_delta) else ""
-                ax_right.text(0.45, y, f"{paper}{pd_}", ha="left", va="center", fontsize=size,
+                ax_right.text(cols[1], y, f"{paper}{pd_}", ha="left", va="center", fontsize=size,
                               color=DARK_GRAY)
             if not math.isnan(r.gflops):
-                ax_right.text(0.96, y, _flops(r.gflops), ha="right", va="center", fontsize=size,
+                ax_right.text(cols[2], y, _flops(r.gflops), ha="right", va="center", fontsize=size,
                               color=DARK_GRAY)
-    for x, text, ha in ((0.2, "Δ prev. adopted\n[95% CI, paired]", "center"),
-                        (0.45, "paper top-1\n(ImageNet)", "left"), (0.96, "FLOPs\n(run)", "right")):
+    heads = [(cols[0], "Δ prev. adopted\n[95% CI, paired]", "center"), (cols[2], "FLOPs\n(run)", "right")]
+    if has_paper:
+        heads.insert(1, (cols[1], "paper top-1\n(ImageNet)", "left"))
+    for x, text, ha in heads:
         ax_right.text(x, -0.95, text, ha=ha, va="center", fontsize=8.5, fontweight="bold")
     ax.set_xlabel(f"top-1 accuracy (%) on {facts['data']}", fontsize=10)
 
@@ -252,7 +262,11 @@ def _frame(rows: pd.DataFrame, order: list[str], right_in: float, header: float,
     """The figure and its panels, sharing rows: group brackets | step labels | bars | numbers."""
     labels = _row_labels(rows, order)
     two_line = any("\n" in v for v in labels.values())
-    group_in, label_in, bars_in = 1.35, 1.75 if two_line else 1.55, 5.2
+    longest = max((len(line) for v in labels.values() for line in v.split("\n")), default=0)
+    # the label column fits the longest label (about 0.075 in per character at 10 pt), so that no
+    # label runs into the group brackets; past LABEL_CHARS a label is shortened with an ellipsis
+    group_in, bars_in = 1.35, 5.2
+    label_in = max(1.75 if two_line else 1.55, 0.075 * min(longest, LABEL_CHARS) + 0.25)
     width = group_in + label_in + bars_in + right_in + 0.3
     top_in, bottom_in = 0.95, 1.15
     height = top_in + bottom_in + row_h * (len(order) + header)
@@ -274,7 +288,7 @@ def _frame(rows: pd.DataFrame, order: list[str], right_in: float, header: float,
     ax.tick_params(axis="x", labelsize=9)
 
     for y, sid in enumerate(order):
-        first, *rest = labels[sid].split("\n")
+        first, *rest = (_short(x, LABEL_CHARS) for x in labels[sid].split("\n"))
         if rest:  # the second regime's label, when it differs, in that regime's gray
             ax_label.text(0.96, y + label_dy[0], first, ha="right", va="center", fontsize=10)
             ax_label.text(0.96, y + label_dy[1], rest[0], ha="right", va="center", fontsize=8.5, color=DARK_GRAY)
