@@ -7,7 +7,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import roadmap
 from roadmap.cli import main
-from roadmap.runs.bench import bench, device_peak
+from roadmap.runs.bench import bench
 
 
 def test_bench_cli_writes_the_table(tmp_path):
@@ -23,8 +23,11 @@ def test_bench_cli_writes_the_table(tmp_path):
 
 def test_full_size_variants_use_the_timm_twin_as_baseline():
     rm = roadmap.load("convnext-t")
-    df = bench(rm, ["step0", "step7"], batch=2, res=32, iters=1, warmup=0, report=lambda *_: None)
-    assert list(df["baseline"]) == ["resnet50", "convnext_tiny"]  # scaled or twin-less: our model in the plain loop (CLI test)
+    df = bench(rm, ["step0", "step7"], batch=2, res=32, iters=1, warmup=0, peak_tflops=2.5, report=lambda *_: None)
+    assert list(df["baseline"]) == ["resnet50", "convnext_tiny"]
+    # training FLOP/s are 6 x multiply-adds x img/s (forward 2, backward 4), and MFU is their share of the given peak
+    assert (df["train_tflops"] == 6 * df["gmacs"] * df["train_img_s"] / 1e3).all()
+    assert (df["mfu"] == df["train_tflops"] / 2.5).all()  # scaled or twin-less: our model in the plain loop (CLI test)
     # timm's own ResNet-50, counted here independently: the same multiply-adds at 32 px
     with torch.device("meta"):
         twin = timm.create_model("resnet50", pretrained=False).eval()
@@ -33,10 +36,6 @@ def test_full_size_variants_use_the_timm_twin_as_baseline():
     assert df["gmacs"][0] == pytest.approx(counter.get_total_flops() / 2 / 1e9, rel=1e-9)
     assert 0.07 < df["gmacs"][0] < 0.1  # about ResNet-50's 4.09 G x (32/224)^2
 
-
-def test_mfu_uses_the_given_peak():
-    assert device_peak(torch.device("cpu"), None) is None
-    assert device_peak(torch.device("cpu"), 2.5) == 2.5
 
 
 def test_pipeline_bench_runs_our_trainer_and_the_plain_timm_loop():

@@ -19,10 +19,6 @@ def shifted(base: dict, diffs: list) -> dict:
     return {seed: base[seed] + d for seed, d in zip(sorted(base), diffs)}
 
 
-def test_t_quantile_constant():
-    assert T975_2 == pytest.approx(4.302652729911275, rel=1e-9)
-
-
 # -- mean_interval ---------------------------------------------------------------------------
 
 def test_mean_interval_drops_nan_and_uses_student_t():
@@ -123,7 +119,6 @@ def test_identical_differences_are_certain():
 
 def test_seeds_needed_big_effect():
     d = paired_delta(shifted(PARENT, [4.0, 5.0, 6.0]), PARENT)  # d = 5 / 1
-    assert d.seeds_needed in (2, 3)
     assert d.seeds_needed == seeds_needed(5.0) == 3
     assert paired_power(5.0, 2) < 0.8 <= paired_power(5.0, 3)  # 0.421, 0.975
 

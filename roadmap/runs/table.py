@@ -7,9 +7,11 @@ results/NAME/
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -83,6 +85,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise RoadmapError(f"{path} is not a results table ({str(e).strip().splitlines()[0]})") from None
     if not {"step", "seed", "status", "spec_hash"} <= set(df.columns):
         raise RoadmapError(f"{path} is not a roadmap results table (it lacks step, seed, status and spec_hash)")
+    _whole_lines(path, len(df.columns))
     _validate(df, path)
     if "threads" in df:  # whole numbers, empty in rows from before the column (not "2.0")
         df["threads"] = pd.to_numeric(df["threads"]).astype("Int64")
@@ -90,6 +93,18 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 STATUSES = ("ok", "failed")
+# a finished row's identity, as the runner writes it: a row cut short or edited loses it
+IDENTITY = {"spec_hash": r"[0-9a-f]{12}", "recipe_hash": r"[0-9a-f]{12}", "data_fingerprint": r"[0-9a-f]{16}"}
+
+
+def _whole_lines(path: Path, n_columns: int) -> None:
+    """Every row has the header's fields: pandas reads a line cut short (a crash mid-copy) as a row
+    with empty cells, and a stub "step7,0,ok,1" would count as 1% top-1."""
+    with path.open(newline="") as f:
+        for line, fields in enumerate(csv.reader(f), start=1):
+            if line > 1 and fields and len(fields) < n_columns:
+                raise RoadmapError(f"{path}, line {line}: the row is cut short ({len(fields)} of {n_columns} "
+                                   "fields); fix or remove that line")
 
 
 def _validate(df: pd.DataFrame, path: Path) -> None:
@@ -103,6 +118,8 @@ def _validate(df: pd.DataFrame, path: Path) -> None:
     top1 = pd.to_numeric(df["top1"], errors="coerce") if "top1" in df else pd.Series(0.0, index=df.index)
     raw_threads = df["threads"] if "threads" in df else pd.Series(float("nan"), index=df.index)
     threads = pd.to_numeric(raw_threads, errors="coerce")
+    # identities are checked in tables that record them (a table written by other tools may not)
+    checked = [col for col in IDENTITY if col in df and df[col].notna().any()]
     for i in range(len(df)):
         if not (seed.iloc[i] >= 0 and float(seed.iloc[i]).is_integer()):
             bad(i, "seed", "is not a seed (a whole number from 0)")
@@ -110,6 +127,10 @@ def _validate(df: pd.DataFrame, path: Path) -> None:
             bad(i, "status", f"is not one of {', '.join(STATUSES)}")
         if df["status"].iloc[i] == "ok" and not 0 <= top1.iloc[i] <= 100:
             bad(i, "top1", "is not an accuracy in % for a finished row")
+        if df["status"].iloc[i] == "ok":
+            for col in checked:
+                if not re.fullmatch(IDENTITY[col], str(df[col].iloc[i])):
+                    bad(i, col, "is not the hash the runner writes (the row is cut short or edited)")
         if not isinstance(df["step"].iloc[i], str) or not df["step"].iloc[i]:
             bad(i, "step", "is not a step id")
         if not (pd.isna(raw_threads.iloc[i])
