@@ -25,7 +25,7 @@ import warnings
 _API = {
     "build": "roadmap.arch.network",
     "complexity": "roadmap.arch.complexity",
-    "load": "roadmap.arch.steps",
+    "load": "roadmap.arch.catalog",
     "Roadmap": "roadmap.arch.steps",
     "Step": "roadmap.arch.steps",
     "Spec": "roadmap.arch.spec",

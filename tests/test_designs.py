@@ -128,8 +128,9 @@ def test_the_forest_plot_has_each_steps_delta_and_the_paths_beside_it(tmp_path):
 def test_a_reuse_of_a_reuse_names_the_row_that_trained(tmp_path):
     from roadmap.runs.table import CACHE_KEY, Table
     t = Table(tmp_path)
+    IDENTITY = {"spec_hash": "0" * 12, "recipe_hash": "1" * 12, "data_fingerprint": "2" * 16}  # as the runner writes
     trained = {"roadmap": "r[leave-one-out]", "step": "no-gelu", "seed": 0, "status": "ok", "top1": 50.0,
-               "order": 0, **{k: "k" for k in CACHE_KEY}, "regime": "R-50", "label": "x", "group": "",
+               "order": 0, **{k: "k" for k in CACHE_KEY}, **IDENTITY, "regime": "R-50", "label": "x", "group": "",
                "adopted": True, "paper_top1": None, "paper_std": None, "paper_gflops": None, "git_commit": "c"}
     t.put(trained, [{"epoch": 1, "top1": 50.0}])
     t.reuse(t.find(trained), {**trained, "roadmap": "r", "step": "step0"})

@@ -15,7 +15,7 @@ from roadmap.present.aggregate import paper_rows, result_rows
 from roadmap.present.figure import draw_paper, draw_results, fig2
 from roadmap.present.report import report_table
 from roadmap.runs.table import COLUMNS
-from roadmap.arch.steps import load
+from roadmap.arch.catalog import load
 
 REPO = Path(__file__).resolve().parents[1]
 MAGIC = {"png": b"\x89PNG", "svg": b"<?xml", "pdf": b"%PDF"}

@@ -54,7 +54,8 @@ def test_no_module_imports_a_higher_layer(module):
 
 
 def test_there_is_no_import_circle():
-    graph = {m: {i for i, top in _imports(p) if top and i in MODULES and i != m} for m, p in MODULES.items()}
+    # function-level imports count too: deferring an import hides a circle, it does not break it
+    graph = {m: {i for i, _ in _imports(p) if i in MODULES and i != m} for m, p in MODULES.items()}
     state: dict[str, int] = {}
 
     def visit(m, path):

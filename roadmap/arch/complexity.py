@@ -40,8 +40,8 @@ def complexity(spec: Spec, num_classes: int = 1000, res: int = 224, live: bool =
 def shipped_specs() -> list[Spec]:
     """Every distinct spec of the shipped roadmaps, in every design that can be built."""
     from roadmap import shipped
-    from roadmap.arch.designs import DESIGNS
-    from roadmap.arch.steps import load
+    from roadmap.arch.names import DESIGNS
+    from roadmap.arch.catalog import load
     from roadmap.errors import RoadmapError
 
     specs = {}

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from roadmap.arch.names import DESIGNS, with_design
 from roadmap.arch.spec import Spec
 from roadmap.arch.steps import Roadmap, Step, resolve_base
 from roadmap.arch.transforms import TRANSFORMS, NotApplicable
 from roadmap.errors import RoadmapError
 
-DESIGNS = ("path", "leave-one-out", "add-one")
 
 
 def derive(rm: Roadmap, design: str) -> Roadmap:
@@ -46,7 +46,7 @@ def derive(rm: Roadmap, design: str) -> Roadmap:
         first = rm.steps[0]
         ref = replace(first, parent=None) if not first.transforms else Step(
             id="base", label=rm.base, group=None, transforms=(), adopted=True, paper={}, note="", parent=None,
-            spec=base.replace(name=f"{rm.name}[{design}]:base"))
+            spec=base.replace(name=f"{with_design(rm.name, design)}:base"))
         todo = [(u, [u]) for u in units]
         prefix, word = "only-", "only"
     steps, skipped = [ref], {}
@@ -60,9 +60,9 @@ def derive(rm: Roadmap, design: str) -> Roadmap:
         steps.append(Step(
             id=vid, label=f"{word} {unit.label}", group=unit.group, transforms=unit.transforms, adopted=True,
             paper={}, note=unit.note, parent=ref.id,
-            spec=spec.replace(name=f"{rm.name}[{design}]:{vid}"),
+            spec=spec.replace(name=f"{with_design(rm.name, design)}:{vid}"),
         ))
-    return Roadmap(name=f"{rm.name}[{design}]", title=f"{rm.title}, {design}", regime=rm.regime, base=rm.base,
+    return Roadmap(name=with_design(rm.name, design), title=f"{rm.title}, {design}", regime=rm.regime, base=rm.base,
                    reference=rm.reference, steps=steps, path=rm.path, skipped=skipped)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from roadmap import shipped
 from roadmap.arch.bases import base as base_spec
+from roadmap.arch.names import parents, resolve_stage
 from roadmap.arch.spec import Spec
 from roadmap.arch.transforms import TRANSFORMS, NotApplicable
 from roadmap.errors import RoadmapError
@@ -51,14 +52,10 @@ class Roadmap:
 
     def step(self, step_id: str) -> Step:
         """The step called `step_id`; a stage id such as "step5" means its last adopted sub-step."""
-        by_id = {s.id: s for s in self.steps}
-        if step_id in by_id:
-            return by_id[step_id]
-        subs = [s for s in self.steps if s.id.startswith(step_id + ".")]
-        adopted = [s for s in subs if s.adopted]
-        if subs:
-            return (adopted or subs)[-1]
-        raise RoadmapError(f"roadmap {self.name!r} has no step {step_id!r}; its steps are {', '.join(self.ids)}")
+        found = resolve_stage(step_id, [(s.id, s.adopted) for s in self.steps])
+        if found is None:
+            raise RoadmapError(f"roadmap {self.name!r} has no step {step_id!r}; its steps are {', '.join(self.ids)}")
+        return next(s for s in self.steps if s.id == found)
 
     def spec(self, step_id: str) -> Spec:
         return self.step(step_id).spec
@@ -69,23 +66,11 @@ class Roadmap:
         return self.steps[: self.steps.index(last) + 1]
 
 
-def load(name_or_path: str | Path, design: str = "path") -> Roadmap:
-    """A shipped roadmap by name ("convnext-t") or any roadmap YAML file by path, in an ablation design
-    ("path": the roadmap itself; "leave-one-out", "add-one": see roadmap.arch.designs). A name may
-    carry its design as a suffix: "convnext-t[leave-one-out]"."""
-    text = str(name_or_path)
-    if text.endswith("]") and "[" in text:
-        text, _, suffix = text[:-1].rpartition("[")
-        if design not in ("path", suffix):
-            raise RoadmapError(f"roadmap {name_or_path} names design {suffix!r}, and --design asks for {design!r}")
-        design, name_or_path = suffix, text
+def read(name_or_path: str | Path) -> Roadmap:
+    """A roadmap file: a shipped name ("convnext-t") or a path. Designs and `NAME[DESIGN]` names:
+    roadmap.arch.catalog.load."""
     path = shipped.find("roadmap", name_or_path)
-    rm = parse(shipped.read_yaml(path), path)
-    if design == "path":
-        return rm
-    from roadmap.arch.designs import derive  # designs build on this module
-
-    return derive(rm, design)
+    return parse(shipped.read_yaml(path), path)
 
 
 def parse(data: Any, path: Path) -> Roadmap:
@@ -102,34 +87,33 @@ def parse(data: Any, path: Path) -> Roadmap:
     raw_steps = data["steps"]
     if not isinstance(raw_steps, list) or not raw_steps:
         raise RoadmapError(f"{where}: 'steps' must be a non-empty list")
-    steps: list[Step] = []
-    seen: set[str] = set()
-    last_adopted: Step | None = None
+    ids: list[str] = []
     for n, raw in enumerate(raw_steps):
         if not isinstance(raw, dict) or "id" not in raw:
             raise RoadmapError(f"{where}: step #{n + 1} must be a mapping with an 'id'")
-        sid = str(raw["id"])
+        if str(raw["id"]) in ids:
+            raise RoadmapError(f"{where}: step id {str(raw['id'])!r} appears more than once")
+        ids.append(str(raw["id"]))
+    parent_of = parents([(sid, bool(raw.get("adopted", True))) for sid, raw in zip(ids, raw_steps)])
+    built: dict[str, Step] = {}
+    for sid, raw in zip(ids, raw_steps):
         here = f"{where}, step {sid}"
-        if sid in seen:
-            raise RoadmapError(f"{where}: step id {sid!r} appears more than once")
-        seen.add(sid)
         unknown = set(raw) - STEP_KEYS
         if unknown:
             raise RoadmapError(f"{here}: unknown key(s) {sorted(unknown)}; allowed: {sorted(STEP_KEYS)}")
         transforms = _transforms(raw.get("transforms") or [], here)
-        start = last_adopted.spec if last_adopted else spec
+        parent = parent_of[sid]
+        start = built[parent].spec if parent else spec
         out = start.replace(name=f"{data.get('name', path.stem)}:{sid}")  # errors name this step's spec
         for name, args in transforms:
             out = _apply(out, name, args, here)
-        step = Step(
+        built[sid] = Step(
             id=sid, label=str(raw.get("label", sid)), group=raw.get("group"), transforms=transforms,
             adopted=bool(raw.get("adopted", True)), paper=dict(raw.get("paper") or {}),
-            note=str(raw.get("note", "")).strip(), parent=last_adopted.id if last_adopted else None,
+            note=str(raw.get("note", "")).strip(), parent=parent,
             spec=out.replace(name=f"{data.get('name', path.stem)}:{sid}"), timm=raw.get("timm"),
         )
-        steps.append(step)
-        if step.adopted:
-            last_adopted = step
+    steps = list(built.values())
     return Roadmap(
         name=str(data.get("name", path.stem)), title=str(data.get("title", path.stem)),
         regime=str(data.get("regime", regime)), base=data["base"],
@@ -143,7 +127,7 @@ def resolve_base(name: str) -> tuple[Spec, str]:
     if ":" not in name:
         return base_spec(name), name
     other, _, sid = name.partition(":")
-    rm = load(other)
+    rm = read(other)
     if sid not in rm.ids:
         raise RoadmapError(f"base {name!r}: roadmap {rm.name} has no step {sid!r}; it has {', '.join(rm.ids)}")
     return rm.spec(sid), rm.regime

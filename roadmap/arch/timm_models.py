@@ -44,7 +44,9 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, get_pretrai
 from roadmap import shipped
 from roadmap.arch.scale import scale_spec
 from roadmap.arch.spec import Spec
-from roadmap.arch.steps import Roadmap, Step, load
+from roadmap.arch.catalog import load
+from roadmap.arch.names import stage_of
+from roadmap.arch.steps import Roadmap, Step
 from roadmap.errors import RoadmapError
 
 __all__ = ["key_map", "model_name", "register", "register_shipped", "remap"]  # timm appends each model
@@ -103,7 +105,7 @@ def _named_steps(rm: Roadmap) -> list[tuple[str, Step]]:
     """Each step under its id, then each stage id with sub-steps under its last adopted one."""
     out = [(s.id, s) for s in rm.steps]
     ids = {s.id for s in rm.steps}
-    for stage in dict.fromkeys(s.id.split(".")[0] for s in rm.steps if "." in s.id):
+    for stage in dict.fromkeys(stage_of(s.id) for s in rm.steps if stage_of(s.id) != s.id):
         if stage not in ids:
             out.append((stage, rm.step(stage)))
     return out

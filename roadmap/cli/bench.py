@@ -48,7 +48,7 @@ def register(sub, name: str, help: str):
 
 
 def _bench(a) -> int:
-    from roadmap.arch.steps import load
+    from roadmap.arch.catalog import load
     from roadmap.runs.bench import bench
 
     if a.batch < 1 or a.iters < 1 or a.warmup < 0:

@@ -5,6 +5,7 @@ import argparse
 import sys
 import textwrap
 
+from roadmap.arch.names import DESIGNS
 from roadmap.cli import emit
 
 EXAMPLES = """examples:
@@ -27,7 +28,7 @@ def register(sub, name: str, help: str):
     s.add_argument("a", help="results folder A, or step A with --results")
     s.add_argument("b", help="results folder B, or step B with --results")
     s.add_argument("--results", metavar="FOLDER", help="compare two steps of this results folder")
-    s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"],
+    s.add_argument("--design", default="path", choices=DESIGNS,
                    help="which design's rows, when a folder holds several (default: %(default)s)")
     s.add_argument("--roadmap", help="which roadmap's rows, when a folder holds several (default: all, one row "
                                      "per roadmap and step)")

@@ -5,6 +5,8 @@ import argparse
 import textwrap
 from pathlib import Path
 
+from roadmap.arch.names import DESIGNS
+
 EXAMPLES = """examples:
   roadmap plot --paper                          # -> plots/paper.png
   roadmap plot --paper -o paper.pdf             # png, svg or pdf, from the suffix
@@ -45,7 +47,7 @@ def register(sub, name: str, help: str):
     s.add_argument("--by", metavar="KEY", help="a swept (or set) recipe setting, e.g. --by epochs: with --results one "
                                                "figure per value, with --agreement each value as its own run")
     s.add_argument("--dpi", type=int, default=170, help="resolution of a .png (default: %(default)s)")
-    s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"],
+    s.add_argument("--design", default="path", choices=DESIGNS,
                    help="with --results: path draws Figure 2's bars; leave-one-out and add-one a forest plot of "
                         "each step's delta against the design's reference, the path's delta beside it "
                         "(default: %(default)s)")

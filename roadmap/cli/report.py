@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 
+from roadmap.arch.names import DESIGNS
 from roadmap.cli import emit
 
 EXAMPLES = """examples:
@@ -29,7 +30,7 @@ def register(sub, name: str, help: str):
     s.add_argument("--format", choices=["md", "csv"], default="md",
                    help="md: a Markdown table; csv: unformatted numbers, one column each (default: %(default)s)")
     s.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of printing")
-    s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"],
+    s.add_argument("--design", default="path", choices=DESIGNS,
                    help="which design's rows, when the folder holds several (default: %(default)s)")
     s.add_argument("--roadmap", help="which roadmap's rows, when the folder holds several (default: all)")
     s.add_argument("--by", metavar="KEY", help="one table per value of a recipe setting the rows were swept or "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 
+from roadmap.arch.names import DESIGNS
 from roadmap.cli import DESIGN_HELP, ROADMAP_HELP
 
 
@@ -14,12 +15,12 @@ def register(sub, name: str, help: str):
     s.add_argument("step", help="step id, e.g. step0, step5.k7, step7")
     s.add_argument("--roadmap", default="convnext-t", help=ROADMAP_HELP + " (default: %(default)s)")
     s.add_argument("--model", action="store_true", help="also print the torch module")
-    s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"], help=DESIGN_HELP)
+    s.add_argument("--design", default="path", choices=DESIGNS, help=DESIGN_HELP)
     s.set_defaults(fn=lambda a: show(a.step, a.roadmap, a.model, a.design))
 
 
 def show(step_id: str, roadmap: str, model: bool = False, design: str = "path") -> int:
-    from roadmap.arch.steps import load
+    from roadmap.arch.catalog import load
 
     rm = load(roadmap, design)
     if step_id in rm.skipped:

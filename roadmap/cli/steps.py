@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from roadmap.arch.names import DESIGNS
 from roadmap.cli import DESIGN_HELP, ROADMAP_HELP
 
 
@@ -15,7 +16,7 @@ def register(sub, name: str, help: str):
     s.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     s.add_argument("--res", type=int, default=224, help="input resolution for GFLOPs (default: %(default)s)")
     s.add_argument("--num-classes", type=int, default=1000, help="classifier size (default: %(default)s)")
-    s.add_argument("--design", default="path", choices=["path", "leave-one-out", "add-one"], help=DESIGN_HELP)
+    s.add_argument("--design", default="path", choices=DESIGNS, help=DESIGN_HELP)
     s.set_defaults(fn=lambda a: print_steps(a.roadmap, a.json, a.res, a.num_classes, a.design))
 
 
@@ -45,7 +46,7 @@ def steps_table(rm, res: int = 224, num_classes: int = 1000):
 
 
 def print_steps(roadmap: str, as_json: bool, res: int, num_classes: int, design: str = "path") -> int:
-    from roadmap.arch.steps import load
+    from roadmap.arch.catalog import load
 
     rm = load(roadmap, design)
     df = steps_table(rm, res, num_classes)

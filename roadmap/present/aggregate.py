@@ -16,7 +16,9 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from roadmap.arch.steps import Roadmap, load
+from roadmap.arch.catalog import load
+from roadmap.arch.names import bare_name, design_of, parents
+from roadmap.arch.steps import Roadmap
 from roadmap.errors import RoadmapError
 from roadmap.present.stats import mean_interval, paired_delta, summary_interval, welch
 
@@ -90,14 +92,10 @@ def _rows_from_table(key: str, table: pd.DataFrame) -> list[dict]:
     firsts = table.sort_values(sort, kind="stable") if sort else table
     firsts = firsts.drop_duplicates("step")
     regime = _first(table["regime"]) or key or "?"
-    out, parent = [], None
-    for _, r in firsts.iterrows():
-        g = table[table["step"] == r["step"]]
-        st = _table_step(g, parent)
-        out.append(_aggregate(key or "?", regime, st, g))
-        if st.adopted:
-            parent = st.id
-    return out
+    groups = [table[table["step"] == r["step"]] for _, r in firsts.iterrows()]
+    adopted = [_bool(_first(g["adopted"])) if "adopted" in g else True for g in groups]
+    parent_of = parents([(str(g["step"].iloc[0]), a) for g, a in zip(groups, adopted)])
+    return [_aggregate(key or "?", regime, _table_step(g, parent_of[str(g["step"].iloc[0])]), g) for g in groups]
 
 
 @dataclass(frozen=True)
@@ -184,11 +182,6 @@ def _with_deltas(rows: list[dict]) -> pd.DataFrame:
     return df.astype({"seeds_needed": "Int64", "resolved": bool, "paper_resolved": bool})
 
 
-def design_of(name: str) -> str:
-    """"leave-one-out" for "convnext-t[leave-one-out]"; "path" for a plain roadmap name."""
-    return name[:-1].rpartition("[")[2] if name.endswith("]") and "[" in name else "path"
-
-
 def of_design(table: pd.DataFrame, design: str, folder: str | Path = "the folder") -> pd.DataFrame:
     """The rows of one ablation design (a folder can hold a roadmap's path and its designs)."""
     names = table["roadmap"].fillna("").astype(str)
@@ -204,7 +197,7 @@ def of_roadmap(table: pd.DataFrame, roadmap: str | None, folder: str | Path = "t
     if roadmap is None:
         return table
     names = table["roadmap"].fillna("").astype(str)
-    bare = names.map(lambda n: n.partition("[")[0])
+    bare = names.map(bare_name)
     mine = table[(names == roadmap) | (bare == roadmap)]
     if mine.empty:
         raise RoadmapError(f"{folder} has no rows of roadmap {roadmap!r}; it has "

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from roadmap.arch.steps import load
+from roadmap.arch.catalog import load
 from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import split_by
 from roadmap.present.stats import paired_delta, seed_values, welch

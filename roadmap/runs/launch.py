@@ -13,7 +13,7 @@ from pathlib import Path
 
 import submitit
 
-from roadmap.arch.steps import load
+from roadmap.arch.catalog import load
 from roadmap.errors import RoadmapError
 from roadmap.runs import machine
 from roadmap.runs.runner import RunConfig, default_out, run, variants

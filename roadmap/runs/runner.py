@@ -25,7 +25,8 @@ import torch
 from roadmap.arch.complexity import complexity
 from roadmap.arch.network import build
 from roadmap.arch.scale import scale_spec
-from roadmap.arch.steps import Roadmap, Step, load
+from roadmap.arch.catalog import load
+from roadmap.arch.steps import Roadmap, Step
 from roadmap.errors import RoadmapError
 from roadmap.runs import machine, pool
 from roadmap.runs.lock import file_lock

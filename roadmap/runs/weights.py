@@ -19,7 +19,8 @@ from safetensors.torch import save_file
 from roadmap.arch.network import build
 from roadmap.arch.scale import scale_spec
 from roadmap.arch.spec import Spec
-from roadmap.arch.steps import load
+from roadmap.arch.catalog import load
+from roadmap.arch.names import resolve_stage
 from roadmap.errors import RoadmapError
 from roadmap.runs.table import honour_umask, read_results, read_runs, run_key
 
@@ -79,10 +80,9 @@ def find_row(folder: str | Path, step: str, seed: int = 0, roadmap: str | None =
     ok = df[(df["status"] == "ok") & (df["seed"] == seed)]
     if roadmap is not None:
         ok = ok[ok["roadmap"] == roadmap]
-    rows = ok[ok["step"] == step]
-    if rows.empty:  # a stage id: its adopted sub-steps, the last one
-        subs = ok[ok["step"].str.startswith(step + ".") & ok["adopted"].astype(str).eq("True")]
-        rows = subs[subs["order"] == subs["order"].max()] if len(subs) else subs
+    in_order = ok.sort_values("order", kind="stable").drop_duplicates("step")
+    named = resolve_stage(step, list(zip(in_order["step"], in_order["adopted"].astype(str).eq("True"))))
+    rows = ok[ok["step"] == named]
     if rows.empty:
         have = sorted(set(df.loc[df["status"] == "ok", "step"]))
         raise RoadmapError(f"{folder} has no finished {step} seed {seed}"
