@@ -135,3 +135,21 @@ def test_a_tiny_crop_is_one_pixel_not_nan():
     assert (ch >= 1).all() and (cw >= 1).all()
     out = crop_resize(torch.from_numpy(_split(64).x), top, left, ch, cw, torch.zeros(64, dtype=torch.bool), 8)
     assert torch.isfinite(out).all()
+
+
+def test_evaluate_counts_top1_and_top5_hits_exactly():
+    """Against a count by hand: 7 classes (top-5 of 7), batches of uneven size, whole hits."""
+    from roadmap.train.loop import evaluate
+
+    class Fixed(torch.nn.Module):
+        def forward(self, x):
+            return x.flatten(1)[:, :7]
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(37, 7, 1, 1, generator=g), torch.randint(0, 7, (37,), generator=g)
+    batches = [(x[i:i + 10], y[i:i + 10]) for i in range(0, 37, 10)]
+    top1, top5, loss, _ = evaluate(Fixed(), batches, torch.device("cpu"), amp=False)
+    logits = x.flatten(1)
+    ranks = (logits > logits.gather(1, y[:, None])).sum(1)  # classes scored above the true one
+    assert top1 == 100 * (ranks == 0).sum().item() / 37 and top5 == 100 * (ranks < 5).sum().item() / 37
+    assert loss == pytest.approx(torch.nn.functional.cross_entropy(logits, y).item(), rel=1e-6)

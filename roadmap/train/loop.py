@@ -22,7 +22,7 @@ from timm.data import Mixup
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
-from timm.utils import ModelEmaV3
+from timm.utils import ModelEmaV3, accuracy
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -239,10 +239,11 @@ def evaluate(model: nn.Module, batches, device: torch.device, amp: bool) -> tupl
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(x).float()
-        top = logits.topk(min(5, logits.shape[1]), dim=1).indices
-        sums += torch.stack([(top[:, 0] == y).sum(), (top == y[:, None]).any(1).sum(),
-                             nn.functional.cross_entropy(logits, y, reduction="sum"),
-                             torch.tensor(y.numel(), device=device)]).double()
+        # timm's top-k, a batch's % correct, back to whole hits (rounded: the % carries float error)
+        top1, top5 = accuracy(logits, y, topk=(1, min(5, logits.shape[1])))
+        hits = (torch.stack([top1, top5]).double() * y.numel() / 100).round()
+        sums += torch.cat([hits, torch.stack([nn.functional.cross_entropy(logits, y, reduction="sum").double(),
+                                              torch.tensor(float(y.numel()), device=device, dtype=torch.float64)])])
     elapsed = time.time() - t0
     correct1, correct5, loss_sum, n = distributed.all_sum(sums.tolist(), device)
     return 100 * correct1 / n, 100 * correct5 / n, loss_sum / n, n / max(elapsed, 1e-9)
