@@ -302,3 +302,24 @@ steps:
     assert label.get_text().endswith("…") and len(label.get_text()) == figure.LABEL_CHARS
     assert box.x1 <= ax_bars.get_window_extent(renderer).x0 + 1
     assert box.x0 >= ax_group.get_window_extent(renderer).x1 - 1
+
+
+def test_a_row_is_measured_against_the_parent_it_records(tmp_path):
+    """Rows record their parent: editing the roadmap file afterwards (k9 is no longer adopted, so
+    gelu-ln would start from inverted) does not re-pair yesterday's numbers with today's file."""
+    own = tmp_path / "own.yaml"
+    text = (REPO / "examples" / "kernel9-width128.yaml").read_text()
+    own.write_text(text)
+    run = {"step0": (30.0, 31.0), "dw": (32.0, 33.0), "inverted": (33.0, 34.0), "k9": (35.0, 36.0),
+           "gelu-ln": (38.0, 39.0)}
+    folder = write_results(tmp_path / "run", roadmap="kernel9-width128", run=run, failed=None)
+    (folder / "run.json").write_text(json.dumps({"roadmap": "kernel9-width128", "roadmap_file": str(own)}))
+    df = pd.read_csv(folder / "results.csv")
+    df["parent"] = df["step"].map({"step0": "", "dw": "step0", "inverted": "dw", "k9": "inverted", "gelu-ln": "k9"})
+    df.to_csv(folder / "results.csv", index=False)
+    own.write_text(text.replace("  - id: k9\n", "  - id: k9\n    adopted: false\n"))
+    t = report_table(folder).set_index("step")
+    assert t.loc["gelu-ln", "parent"] == "k9" and t.loc["gelu-ln", "delta"] == pytest.approx(3.0)
+    df.drop(columns="parent").to_csv(folder / "results.csv", index=False)  # rows from before the column
+    t = report_table(folder).set_index("step")
+    assert t.loc["gelu-ln", "parent"] == "inverted"  # migrated from the file as it is now

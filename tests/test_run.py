@@ -64,6 +64,9 @@ def test_a_two_step_run_writes_the_tidy_table(two_steps):
     assert df["params"].iloc[0] != df["params"].iloc[1] and (df["gflops"] > 0).all()
     for col in ("torch", "timm", "git_commit", "spec_hash", "recipe_hash", "data_fingerprint", "device"):
         assert df[col].notna().all(), col
+    # each row says what it is: its parent (step0 has none), design and every scale knob
+    assert df["parent"].fillna("").tolist() == ["", "step0"] and (df["design"] == "path").all()
+    assert (df[["width_mult", "depth_mult", "stem_stride"]].values == [0.25, 0.34, 2]).all()
     ep = pd.read_csv(two_steps / "epochs.csv")
     assert list(ep.columns) == EPOCH_COLUMNS and len(ep) == 6
     assert (two_steps / "run.json").is_file()

@@ -8,6 +8,7 @@ mean ± std), and the paper's value. The figure (`roadmap.present.figure`) and t
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -118,6 +119,11 @@ def _table_step(g: pd.DataFrame, parent: str | None) -> _TableStep:
 
 
 def _aggregate(name: str, regime: str, st, g: pd.DataFrame | None) -> dict:
+    # the parent the rows were trained and measured against, which they record (rows from before
+    # the column carry the roadmap file's, filled in by runs.table.migrate)
+    recorded = [p for p in g["parent"] if isinstance(p, str)] if g is not None and "parent" in g else []
+    if recorded:
+        st = dataclasses.replace(st, parent=recorded[0] or None)
     if g is None or g.empty:
         return _row(name, regime, st, value=math.nan, err=math.nan, n=0, missing=True, status="missing",
                     paper_top1=num(st.paper.get("top1")), paper_gflops=num(st.paper.get("gflops")), seeds={})

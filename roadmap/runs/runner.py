@@ -22,10 +22,11 @@ import pandas as pd
 import timm
 import torch
 
+from roadmap.arch.catalog import load
 from roadmap.arch.complexity import complexity
+from roadmap.arch.names import design_of
 from roadmap.arch.network import build
 from roadmap.arch.scale import scale_spec
-from roadmap.arch.catalog import load
 from roadmap.arch.steps import Roadmap, Step
 from roadmap.errors import RoadmapError
 from roadmap.runs import machine, pool
@@ -165,6 +166,7 @@ def _row(s: Study, step: Step, order: int, seed: int, spec) -> dict:
         "cpu": machine.cpu_name() if device.type == "cpu" else "",
         "cpu_capability": machine.cpu_capability() if device.type == "cpu" else "",
         "sweep": s.sweep,  # part of the row's identity: (roadmap, step, seed, sweep)
+        "parent": step.parent or "", "design": design_of(rm.name), "stem_stride": recipe["stem_stride"],
     }
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from roadmap.arch.catalog import load
+from roadmap.arch.names import design_of
 from roadmap.errors import RoadmapError
 from roadmap.runs.lock import file_lock
 
@@ -28,6 +30,9 @@ COLUMNS = [
     "spec_hash", "recipe_hash", "data_fingerprint", "recipe", "data", "width_mult", "depth_mult",
     "paper_top1", "paper_std", "paper_gflops", "finished_at", "cached_from", "recipe_overrides", "drop_path",
     "sweep",
+    # what the row is, so that a reader needs no roadmap file: the step it is measured against, its
+    # ablation design, and the last scale knob (width_mult and depth_mult are above)
+    "parent", "design", "stem_stride",
 ]
 EPOCH_COLUMNS = ["roadmap", "step", "seed", "sweep", "epoch", "train_loss", "val_loss", "top1", "top5", "lr", "img_s", "time_s"]
 # a (spec, recipe, data, resolution, precision, batch pipeline) with a finished row for its
@@ -149,6 +154,39 @@ def read_results(folder: str | Path) -> pd.DataFrame:
     df = _read_csv(path)
     if df.empty:
         raise RoadmapError(f"{path} has no rows yet")
+    return migrate(df, read_runs(folder))
+
+
+def migrate(df: pd.DataFrame, runs: list[dict]) -> pd.DataFrame:
+    """Rows from before `parent`, `design` and `stem_stride` were columns, completed once here: the
+    design from the roadmap's name, stem_stride from the recipe run.json recorded for that roadmap,
+    and the parent from the roadmap file as it is now (the one reading that is not the row's own)."""
+    df = df.copy()
+    for col in ("parent", "design", "stem_stride"):
+        if col not in df:
+            df[col] = pd.NA
+    df["parent"], df["design"] = df["parent"].astype(object), df["design"].astype(object)
+    names = df["roadmap"].fillna("").astype(str)
+    df["design"] = df["design"].where(df["design"].notna(), names.map(design_of))
+    strides = {r.get("roadmap"): r["recipe"].get("stem_stride") for r in runs
+               if isinstance(r, dict) and isinstance(r.get("recipe"), dict)}
+    df["stem_stride"] = df["stem_stride"].where(df["stem_stride"].notna(), names.map(strides))
+    old = df["parent"].isna()
+    files = {r.get("roadmap"): r.get("roadmap_file") for r in runs if isinstance(r, dict) and r.get("roadmap_file")}
+    for name in dict.fromkeys(names[old]):
+        rm = None
+        for source in (name, files.get(name)):
+            try:
+                rm = load(source) if source else None
+            except RoadmapError:  # not shipped, or a file that is gone
+                continue
+            if rm is not None:
+                break
+        if rm is None:  # the readers rebuild parents from the table
+            continue
+        parent_of = {st.id: st.parent or "" for st in rm.steps}
+        mine = old & (names == name)
+        df.loc[mine, "parent"] = df.loc[mine, "step"].map(parent_of)
     return df
 
 
@@ -212,12 +250,12 @@ class Table:
     def reuse(self, hit: dict, row: dict) -> None:
         """Record `hit`'s result as `row`'s: the same network trained once, named twice."""
         ident = ("roadmap", "regime", "step", "label", "group", "adopted", "order", "paper_top1", "paper_std",
-                 "paper_gflops", "git_commit")
+                 "paper_gflops", "git_commit", "parent", "design")
         history = self.history(hit["roadmap"], hit["step"], hit["seed"], sweep_of(hit.get("sweep")))
         # a hit that is itself a reuse names the row that trained
         source = hit.get("cached_from") if isinstance(hit.get("cached_from"), str) and hit.get("cached_from") \
             else f"{hit['roadmap']}:{hit['step']}"
-        self.put({**hit, **{k: row[k] for k in ident}, "sweep": sweep_of(row.get("sweep")), "cached_from": source},
+        self.put({**hit, **{k: row.get(k) for k in ident}, "sweep": sweep_of(row.get("sweep")), "cached_from": source},
                  history)
 
     def history(self, roadmap: str, step: str, seed: int, sweep: str = "") -> list[dict]:
