@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from roadmap.present.stats import (
-    COLUMNS, compare_table, mean_interval, paired_delta, paired_power, seeds_needed, welch,
+    mean_interval, paired_delta, paired_power, seeds_needed, welch,
 )
 
 # t_{0.975, 2} in closed form: for df = 2, t_p = a * sqrt(2 / (1 - a^2)) with a = 2p - 1.
@@ -186,77 +186,66 @@ def test_welch_without_spread_is_nan(args):
     assert w.resolved is False
 
 
-# -- compare_table ---------------------------------------------------------------------------
+# -- the report's table of steps (roadmap.present.aggregate.result_rows), on seed rows ---------
 
 def rows(step, values, status="ok"):
-    return [{"step": step, "seed": s, "top1": v, "status": status} for s, v in enumerate(values)]
+    return [{"roadmap": "t", "step": step, "seed": s, "top1": v, "status": status, "parent": PARENTS.get(step, "")}
+            for s, v in enumerate(values)]
 
 
-PARENTS = {"step0": None, "step1": "step0", "step2": "step1", "step3": "step2"}
+PARENTS = {"step0": "", "step1": "step0", "step2": "step1", "step3": "step2"}
 
 
-def test_compare_table():
-    results = pd.DataFrame(
+def _table(results):
+    from roadmap.present.aggregate import result_rows
+    return result_rows(pd.DataFrame(results), roadmaps=[]).set_index("step")
+
+
+def test_the_step_table_pairs_each_step_with_the_parent_its_rows_record():
+    row = _table(
         rows("step2", [83.0, 84.0, 82.6])             # listed before its parents
-        + rows("step1", [10.0, 10.0, 10.0])           # superseded by the reruns below
         + rows("step0", [80.0, 81.0, 79.5])
         + rows("step1", [84.9, 86.0, 84.6])
-        + rows("step1", [0.0, 0.0, 0.0], "failed")    # later failures do not erase results
-        + [{"step": "step2", "seed": 3, "top1": "nan", "status": "ok"},
-           {"step": "step3", "seed": 0, "top1": 90.0, "status": "failed"},
-           {"step": "other", "seed": 0, "top1": 50.0, "status": "ok"}]
-    )
-    table = compare_table(results, PARENTS)
-    assert list(table.columns) == COLUMNS == [
-        "step", "n", "top1_mean", "top1_std", "top1_ci_low", "top1_ci_high", "parent", "delta",
-        "delta_ci_low", "delta_ci_high", "p_improve", "resolved", "seeds_needed"]
-    assert list(table["step"]) == list(PARENTS)
-    assert pd.isna(table["parent"][0])                # no parent: missing, not a step id
-    assert list(table["parent"][1:]) == list(PARENTS.values())[1:]
-    assert str(table["n"].dtype) == "Int64" and str(table["seeds_needed"].dtype) == "Int64"
-    assert table["resolved"].dtype == bool
-    row = table.set_index("step")
-
-    assert row.loc["step0", "n"] == 3
-    assert row.loc["step0", "top1_mean"] == pytest.approx(240.5 / 3)
-    assert np.isnan(row.loc["step0", ["delta", "delta_ci_low", "delta_ci_high", "p_improve"]]
-                    .astype(float)).all()
+        + [{"roadmap": "t", "step": "step2", "seed": 3, "top1": "nan", "status": "ok", "parent": "step1"},
+           {"roadmap": "t", "step": "step3", "seed": 0, "top1": 90.0, "status": "failed", "parent": "step2"}])
+    assert row.loc["step0", "n"] == 3 and pd.isna(row.loc["step0", "parent"])
+    assert row.loc["step0", "value"] == pytest.approx(240.5 / 3)
+    assert np.isnan(row.loc["step0", ["delta", "delta_low", "delta_high", "p_improve"]].astype(float)).all()
     assert not row.loc["step0", "resolved"] and pd.isna(row.loc["step0", "seeds_needed"])
 
-    assert row.loc["step1", "n"] == 3                  # the last ok row per seed won
-    assert row.loc["step1", "delta"] == pytest.approx(5.0)
-    assert row.loc["step1", "resolved"]
-    assert row.loc["step1", "top1_mean"] == pytest.approx(255.5 / 3)
+    assert row.loc["step1", "parent"] == "step0" and row.loc["step1", "delta"] == pytest.approx(5.0)
+    assert row.loc["step1", "resolved"] and row.loc["step1", "value"] == pytest.approx(255.5 / 3)
 
     assert row.loc["step2", "n"] == 3                  # the non-numeric top1 is dropped
     assert row.loc["step2", "delta"] == pytest.approx(np.mean([83 - 84.9, 84 - 86.0, 82.6 - 84.6]))
     assert row.loc["step2", "resolved"] and row.loc["step2", "p_improve"] < 0.01
 
-    assert row.loc["step3", "n"] == 0                  # only a failed run
-    assert row.loc["step3", ["top1_mean", "top1_std", "delta", "p_improve"]].isna().all()
+    assert row.loc["step3", "n"] == 0 and row.loc["step3", "status"] == "failed"  # only a failed run
+    assert row.loc["step3", ["value", "err", "delta", "p_improve"]].isna().all()
     assert not row.loc["step3", "resolved"] and pd.isna(row.loc["step3", "seeds_needed"])
-    assert "other" not in row.index
 
 
-def test_compare_table_delta_matches_paired_delta():
-    results = pd.DataFrame(rows("a", [80.0, 81.0, 79.5]) + rows("b", [81.0, 83.0, 84.0]))
-    row = compare_table(results, {"a": None, "b": "a"}).iloc[1]
+def test_a_rerun_of_a_seed_replaces_the_earlier_line():
+    row = _table(rows("step0", [80.0, 81.0, 79.5]) + rows("step1", [10.0, 10.0, 10.0])
+                 + rows("step1", [84.9, 86.0, 84.6]))
+    assert row.loc["step1", "n"] == 3 and row.loc["step1", "value"] == pytest.approx(255.5 / 3)
+
+
+def test_the_step_table_delta_is_paired_delta():
+    PARENTS["b"] = "a"
+    row = _table(rows("a", [80.0, 81.0, 79.5]) + rows("b", [81.0, 83.0, 84.0])).loc["b"]
     d = paired_delta({0: 81.0, 1: 83.0, 2: 84.0}, PARENT)
-    assert (row["delta"], row["delta_ci_low"], row["delta_ci_high"], row["p_improve"]) == \
+    assert (row["delta"], row["delta_low"], row["delta_high"], row["p_improve"]) == \
         pytest.approx((d.delta, d.low, d.high, d.p_improve))
     assert row["seeds_needed"] == d.seeds_needed
     iv = mean_interval([81.0, 83.0, 84.0])
-    assert (row["top1_std"], row["top1_ci_low"], row["top1_ci_high"]) == \
-        pytest.approx((iv.std, iv.low, iv.high))
+    assert (row["err"], row["ci_low"], row["ci_high"]) == pytest.approx((iv.std, iv.low, iv.high))
 
 
-def test_compare_table_with_one_seed_has_nan_intervals():
-    results = pd.DataFrame(rows("step0", [80.0]) + rows("step1", [81.0]))
-    table = compare_table(results, {"step0": None, "step1": "step0"})
-    assert list(table["n"]) == [1, 1]
-    assert list(table["top1_mean"]) == [80.0, 81.0]
-    assert table[["top1_std", "top1_ci_low", "top1_ci_high"]].isna().all().all()
-    assert table.loc[1, "delta"] == pytest.approx(1.0)
-    assert table[["delta_ci_low", "delta_ci_high", "p_improve"]].isna().all().all()
-    assert not table["resolved"].any()
-    assert table["seeds_needed"].isna().all()
+def test_the_step_table_with_one_seed_has_nan_intervals():
+    t = _table(rows("step0", [80.0]) + rows("step1", [81.0]))
+    assert list(t["n"]) == [1, 1] and list(t["value"]) == [80.0, 81.0]
+    assert t[["err", "ci_low", "ci_high"]].isna().all().all()
+    assert t.loc["step1", "delta"] == pytest.approx(1.0)
+    assert t[["delta_low", "delta_high", "p_improve"]].isna().all().all()
+    assert not t["resolved"].any() and t["seeds_needed"].isna().all()

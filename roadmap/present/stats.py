@@ -25,15 +25,11 @@ from scipy import stats
 
 __all__ = [
     "Interval", "Delta", "WelchDelta", "mean_interval", "summary_interval", "paired_delta", "paired_power",
-    "seeds_needed", "welch", "compare_table", "seed_values", "COLUMNS",
+    "seeds_needed", "welch", "seed_values",
 ]
 
 NAN = math.nan
 MAX_SEEDS = 1000
-COLUMNS = [
-    "step", "n", "top1_mean", "top1_std", "top1_ci_low", "top1_ci_high", "parent", "delta",
-    "delta_ci_low", "delta_ci_high", "p_improve", "resolved", "seeds_needed",
-]
 
 
 @dataclass(frozen=True)
@@ -189,30 +185,6 @@ def seed_values(results: pd.DataFrame) -> dict[str, dict[int, float]]:
     ok["top1"] = pd.to_numeric(ok["top1"], errors="coerce")
     ok = ok.dropna(subset=["top1"]).drop_duplicates(["step", "seed"], keep="last")
     return {step: dict(zip(g["seed"], g["top1"])) for step, g in ok.groupby("step", sort=False)}
-
-
-def compare_table(results: pd.DataFrame, parents: Mapping[str, str | None],
-                  level: float = 0.95) -> pd.DataFrame:
-    """One row per step of ``parents`` (in its order): accuracy interval and paired delta.
-
-    Only rows with status "ok" and a numeric top1 count; among those the last row of a
-    (step, seed) wins.
-    """
-    seeds = seed_values(results)
-    rows = []
-    for step, parent in parents.items():
-        own = seeds.get(step, {})
-        top1 = mean_interval(own.values(), level)
-        d = paired_delta(own, seeds.get(parent, {}), level) if parent is not None else _NO_PARENT
-        rows.append({
-            "step": step, "n": top1.n, "top1_mean": top1.mean, "top1_std": top1.std,
-            "top1_ci_low": top1.low, "top1_ci_high": top1.high, "parent": parent,
-            "delta": d.delta, "delta_ci_low": d.low, "delta_ci_high": d.high,
-            "p_improve": d.p_improve, "resolved": d.resolved,
-            "seeds_needed": pd.NA if d.seeds_needed is None else d.seeds_needed,
-        })
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    return table.astype({"n": "Int64", "seeds_needed": "Int64", "resolved": bool})
 
 
 # A verdict between arms this close to guessing (100 / classes) says so: a "better" between two
