@@ -217,7 +217,7 @@ def test_the_papers_own_gains_are_read_by_welch(rms):
 
 
 def test_roadmap_steps_marks_the_papers_resolved_gains():
-    from roadmap.cli.steps import steps_table
+    from roadmap.present.step_table import steps_table
     t = steps_table(load("convnext-t")).set_index("id")
     assert t.loc["step2", "paper_gain"] == 0.15 and t.loc["step2", "resolved"] is False
     assert t.loc["step7", "resolved"] is True and t.loc["step0", "resolved"] is None

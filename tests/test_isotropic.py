@@ -12,7 +12,7 @@ import torch
 import roadmap
 from roadmap.arch.bases import base
 from roadmap.cli import main
-from roadmap.cli.steps import steps_table
+from roadmap.present.step_table import steps_table
 from roadmap.arch.complexity import complexity
 from roadmap.errors import RoadmapError
 from roadmap.arch.spec import Spec
