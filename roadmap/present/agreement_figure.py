@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from roadmap.errors import RoadmapError
-from roadmap.present.figure import INK, check_path, pretty, save
+from roadmap.present.figure_kit import INK, check_path, pretty, save
 
 RUN_COLORS = ["#5B6C8F", "#D08C2E", "#2E7D32", "#8E44AD", "#C62828"]
 PAPER = "#111111"

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import of_design, run_facts
-from roadmap.present.figure import check_path, pretty, save, subtitle
+from roadmap.present.figure_kit import check_path, pretty, save, subtitle
 from roadmap.runs.table import read_results, read_run
 
 PANELS = (("train_loss", "train loss"), ("val_loss", "val loss"), ("top1", "val top-1 (%)"))

@@ -20,12 +20,11 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.patheffects import withStroke
 
 from roadmap.arch.steps import Roadmap
-from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import (as_roadmap, num, of_design, paper_rows, result_rows, roadmaps_of, run_facts,
                                        split_by)
+from roadmap.present.figure_kit import DARK_GRAY, GRAY, INK, check_path, flops, pretty, save, short, signed, subtitle
 from roadmap.runs.table import read_results, read_run, read_runs
 
-FORMATS = ("png", "svg", "pdf")
 PAPER_ROADMAPS = ("convnext-t", "convnext-b")
 
 
@@ -41,7 +40,6 @@ COLORS = {  # one hue per group of Figure 2, for the first (coloured) regime
     "": "#5B6C8F", "Macro design": "#4C8FBF", "ResNeXt": "#59A987", "Inverted bottleneck": "#E0A03A",
     "Large kernel": "#D0655A", "Micro design": "#9A7BC0",
 }
-GRAY, DARK_GRAY, INK = "#C4C4C4", "#707070", "#222222"
 LABEL_CHARS = 48  # the longest step label drawn whole
 
 
@@ -176,7 +174,7 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
                 ax.add_patch(Rectangle((lo, y - height / 2), (hi - lo) * 0.98, height, fill=False, zorder=2,
                                        edgecolor="#C0392B" if failed else "#B0B0B0", linestyle=(0, (3, 3)),
                                        linewidth=0.8))
-                text = f"{r.status}: {_short(r.error, 60)}" if failed and r.error else (r.status if failed else "not run")
+                text = f"{r.status}: {short(r.error, 60)}" if failed and r.error else (r.status if failed else "not run")
                 ax.text(lo + 0.015 * (hi - lo), y, text, ha="left", va="center", fontsize=8, style="italic",
                         color="#C0392B" if failed else "#909090", zorder=5)
                 continue
@@ -201,12 +199,12 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
                               va="center", fontsize=size, color=_delta_color(r.delta, r.resolved, k == 0))
             paper = fig2(r.paper_top1)
             if paper:
-                pd_ = f" ({'' if r.paper_resolved else '≈'}{_signed(r.paper_delta)})" \
+                pd_ = f" ({'' if r.paper_resolved else '≈'}{signed(r.paper_delta)})" \
                     if not math.isnan(r.paper_delta) else ""
                 ax_right.text(cols[1], y, f"{paper}{pd_}", ha="left", va="center", fontsize=size,
                               color=DARK_GRAY)
             if not math.isnan(r.gflops):
-                ax_right.text(cols[2], y, _flops(r.gflops), ha="right", va="center", fontsize=size,
+                ax_right.text(cols[2], y, flops(r.gflops), ha="right", va="center", fontsize=size,
                               color=DARK_GRAY)
     heads = [(cols[0], "Δ prev. adopted\n[95% CI, paired]", "center"), (cols[2], "FLOPs\n(run)", "right")]
     if has_paper:
@@ -288,7 +286,7 @@ def _frame(rows: pd.DataFrame, order: list[str], right_in: float, header: float,
     ax.tick_params(axis="x", labelsize=9)
 
     for y, sid in enumerate(order):
-        first, *rest = (_short(x, LABEL_CHARS) for x in labels[sid].split("\n"))
+        first, *rest = (short(x, LABEL_CHARS) for x in labels[sid].split("\n"))
         if rest:  # the second regime's label, when it differs, in that regime's gray
             ax_label.text(0.96, y + label_dy[0], first, ha="right", va="center", fontsize=10)
             ax_label.text(0.96, y + label_dy[1], rest[0], ha="right", va="center", fontsize=8.5, color=DARK_GRAY)
@@ -365,21 +363,6 @@ def _legend(fig: Figure, handles: list) -> None:
                handlelength=3.2, columnspacing=1.6, handler_map={_ColourHandle: HandlerTuple(ndivide=None, pad=0)})
 
 
-def _flops(gflops: float) -> str:
-    """Multiply-adds at the trained resolution: small proxies run at millions, not billions."""
-    return f"{gflops:.2f}G" if gflops >= 0.1 else f"{gflops * 1e3:.1f}M"
-
-
-def subtitle(f: dict) -> str:
-    recipe = f"recipe {f['recipe']}" + (f" ({f['overrides']})" if f.get("overrides") not in ("", "?", None) else "")
-    parts = [f["data"], recipe, f"res {f['res']}, width ×{f['width_mult']}, depth ×{f['depth_mult']}"]
-    if f["epochs"]:
-        parts.append(f"{f['epochs']} epoch{'' if str(f['epochs']) == '1' else 's'}")
-    n = len(f["seeds"].split(", "))
-    parts += [f"{n} seed{'s' if n > 1 else ''} ({f['seeds']})", f["device"]]
-    return "  ·  ".join(p for p in parts if p)
-
-
 def _delta_color(delta: float, resolved: bool, fg: bool) -> str:
     """Coloured by sign only when the interval excludes zero; grey (within noise) otherwise."""
     if not resolved or not fg:
@@ -390,41 +373,10 @@ def _delta_color(delta: float, resolved: bool, fg: bool) -> str:
 def _delta_text(delta: float, low: float, high: float, resolved: bool) -> str:
     """"+1.3 [+0.4, +2.2]", with "≈" in front when the interval holds 0 (or there is none: one seed)."""
     ci = f" [{low:+.1f}, {high:+.1f}]" if not math.isnan(low) else ""
-    return f"{'' if resolved else '≈ '}{_signed(delta)}{ci}"
+    return f"{'' if resolved else '≈ '}{signed(delta)}{ci}"
 
 
 def _close(rms: list[Roadmap], gap: float) -> bool:
     """Whether the two references' labels would collide at the top of the bars (then stack them)."""
     tops = [num(rm.reference.get("top1")) for rm in rms[:2]]
     return len(tops) == 2 and abs(tops[0] - tops[1]) < 2 * gap
-
-
-def _signed(x: float) -> str:
-    """A change with its sign, one decimal; no "-0.0"."""
-    return f"{0.0 if abs(x) < 0.05 else x:+.1f}"
-
-
-def pretty(label: str) -> str:
-    return str(label).replace("->", "→")
-
-
-def _short(text: str, n: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def check_path(path: str | Path) -> Path:
-    path = Path(path)
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise RoadmapError(f"cannot write a figure to {path}: the file name must end in "
-                           f"{', '.join('.' + f for f in FORMATS)}")
-    return path
-
-
-def save(fig: Figure, path: Path, dpi: int) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # metadata: no creation date, so the committed figure only changes when its content does
-    meta = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[path.suffix.lower()[1:]]
-    fig.savefig(path, dpi=dpi, format=path.suffix.lower()[1:], metadata=meta)
-    return path

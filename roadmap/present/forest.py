@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from roadmap.arch.steps import Roadmap
 from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import result_rows, roadmaps_of, run_facts
-from roadmap.present.figure import DARK_GRAY, INK, check_path, pretty, save, subtitle
+from roadmap.present.figure_kit import DARK_GRAY, INK, check_path, pretty, save, subtitle
 from roadmap.runs.table import read_results, read_run, read_runs
 
 GREEN, RED, GREY, PATH = "#2E7D32", "#C62828", "#8A8A8A", "#5B6C8F"

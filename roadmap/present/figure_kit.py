@@ -1,0 +1,59 @@
+"""What every figure of the project shares: the ink, number and label formatting, the subtitle
+naming the run, and saving (png, svg or pdf, with no date in the file so a committed figure
+changes only with its content)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from roadmap.errors import RoadmapError
+
+FORMATS = ("png", "svg", "pdf")
+GRAY, DARK_GRAY, INK = "#C4C4C4", "#707070", "#222222"
+
+
+def flops(gflops: float) -> str:
+    """Multiply-adds at the trained resolution: small proxies run at millions, not billions."""
+    return f"{gflops:.2f}G" if gflops >= 0.1 else f"{gflops * 1e3:.1f}M"
+
+
+def subtitle(f: dict) -> str:
+    recipe = f"recipe {f['recipe']}" + (f" ({f['overrides']})" if f.get("overrides") not in ("", "?", None) else "")
+    parts = [f["data"], recipe, f"res {f['res']}, width ×{f['width_mult']}, depth ×{f['depth_mult']}"]
+    if f["epochs"]:
+        parts.append(f"{f['epochs']} epoch{'' if str(f['epochs']) == '1' else 's'}")
+    n = len(f["seeds"].split(", "))
+    parts += [f"{n} seed{'s' if n > 1 else ''} ({f['seeds']})", f["device"]]
+    return "  ·  ".join(p for p in parts if p)
+
+
+def signed(x: float) -> str:
+    """A change with its sign, one decimal; no "-0.0"."""
+    return f"{0.0 if abs(x) < 0.05 else x:+.1f}"
+
+
+def pretty(label: str) -> str:
+    return str(label).replace("->", "→")
+
+
+def short(text: str, n: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def check_path(path: str | Path) -> Path:
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise RoadmapError(f"cannot write a figure to {path}: the file name must end in "
+                           f"{', '.join('.' + f for f in FORMATS)}")
+    return path
+
+
+def save(fig: Figure, path: Path, dpi: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # metadata: no creation date, so the committed figure only changes when its content does
+    meta = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[path.suffix.lower()[1:]]
+    fig.savefig(path, dpi=dpi, format=path.suffix.lower()[1:], metadata=meta)
+    return path
