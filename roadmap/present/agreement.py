@@ -20,6 +20,7 @@ from roadmap.arch.catalog import load
 from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import split_by
 from roadmap.present.stats import paired_delta, seed_values, welch
+from roadmap.present.text import change, markdown_table
 from roadmap.runs.table import read_results
 
 
@@ -248,24 +249,24 @@ def agreement_markdown(steps: pd.DataFrame, measures: pd.DataFrame) -> str:
     """Both tables as GitHub Markdown, then the pre-registered verdict for each pair of runs."""
     runs = steps.attrs["runs"]
     head = ["step", "label", "paper top-1", "paper Δ (Welch)"] + [f"{r}: mean / Δ [95% CI]" for r in runs]
-    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    rows = []
     for r in steps.to_dict(orient="records"):
         cells = [r["step"], r["label"], f"{r['paper_top1']:.2f}",
                  "" if math.isnan(r["paper_delta"]) else f"{r['paper_delta']:+.2f}" + ("" if r["paper_resolved"] else " ≈")]
         for k in range(len(runs)):
             cell = f"{r[f'mean_{k}']:.2f}"
             if not math.isnan(r[f"delta_{k}"]):
-                ci = "" if math.isnan(r[f"delta_low_{k}"]) else f" [{r[f'delta_low_{k}']:+.2f}, {r[f'delta_high_{k}']:+.2f}]"
-                cell += f" / {r[f'delta_{k}']:+.2f}{ci}" + ("" if r[f"resolved_{k}"] else " ≈")
+                cell += f" / {change(r[f'delta_{k}'], r[f'delta_low_{k}'], r[f'delta_high_{k}'])}" + \
+                    ("" if r[f"resolved_{k}"] else " ≈")
             cells.append(cell)
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    lines += ["", "≈: the 95% interval holds 0 (ours: paired t over seeds; the paper's: Welch on Table 10).", "",
-              "| comparison | measure | value [95% bootstrap CI] | n |", "|---|---|---:|---:|"]
-    for m in measures.to_dict(orient="records"):
-        ci = "" if math.isnan(m["ci_low"]) else f" [{m['ci_low']:+.2f}, {m['ci_high']:+.2f}]"
-        value = "n/a (too few steps or no spread)" if math.isnan(m["value"]) else f"{m['value']:+.2f}{ci}"
-        lines.append(f"| {m['comparison']} | {MEASURE_NAMES[m['measure']]} | {value} | {m['n']} |")
-    lines.append("")
+        rows.append(cells)
+    lines = [markdown_table(head, [False, False] + [True] * (len(head) - 2), rows).rstrip("\n")]
+    lines += ["", "≈: the 95% interval holds 0 (ours: paired t over seeds; the paper's: Welch on Table 10).", ""]
+    values = [[m["comparison"], MEASURE_NAMES[m["measure"]],
+               "n/a (too few steps or no spread)" if math.isnan(m["value"]) else change(m["value"], m["ci_low"], m["ci_high"]),
+               str(m["n"])] for m in measures.to_dict(orient="records")]
+    lines.append(markdown_table(["comparison", "measure", "value [95% bootstrap CI]", "n"], [False, False, True, True],
+                                values))
     draws = int(measures["draws"].iloc[0]) if len(measures) else 0
     lines.append(f"Intervals: {draws:,} bootstrap draws resampling seeds (the same resample for every step and, "
                  "where the seeds match, every run) and the paper's step means from N(mean, std/√3).")
@@ -279,9 +280,9 @@ def agreement_markdown(steps: pd.DataFrame, measures: pd.DataFrame) -> str:
                 verdict = "too few common steps to tell whether agreement rises"
             f = flips(steps, i, j)
             lines.append("")
-            change = "" if math.isnan(d["value"]) else \
+            rho_change = "" if math.isnan(d["value"]) else \
                 f" (change of ρ of the step changes {d['value']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}])"
-            lines.append(f"{runs[i]} -> {runs[j]}: {verdict}{change}. Flip sign (resolved in both): "
+            lines.append(f"{runs[i]} -> {runs[j]}: {verdict}{rho_change}. Flip sign (resolved in both): "
                          f"{', '.join(f['flip']) or 'none'}; resolved only in the first: "
                          f"{', '.join(f['only_first']) or 'none'}; only in the second: {', '.join(f['only_second']) or 'none'}.")
     return "\n".join(lines) + "\n"

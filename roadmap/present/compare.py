@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from roadmap.errors import RoadmapError
+from roadmap.present import text
 from roadmap.present.aggregate import classes_of, of_design, of_roadmap, roadmaps_of
 from roadmap.present.stats import mean_interval, near_chance, paired_delta, seed_values
 from roadmap.runs.table import read_results, read_runs
@@ -113,21 +114,17 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 def verdict(r: dict, classes: int | None = None) -> str:
     if pd.isna(r["delta"]):
         return "no seed in common"
-    if r["resolved"]:
-        text = "B better" if r["delta"] > 0 else "B worse"
-    else:
-        text = "≈ within noise" if not pd.isna(r["delta_ci_low"]) else "≈ (one seed: no interval)"
-    return text + near_chance((r["a_mean"], r["b_mean"]), classes)
+    return text.verdict(r["delta"], r["delta_ci_low"], r["resolved"], "B better", "B worse") + \
+        near_chance((r["a_mean"], r["b_mean"]), classes)
 
 
 def to_markdown(df: pd.DataFrame) -> str:
-    lines = ["| step | n | A | B | Δ B − A [95% CI] | p(B > A) | verdict | seeds for 80% power |",
-             "|---|---:|---:|---:|---:|---:|---|---:|"]
+    rows = []
     for r in df.to_dict(orient="records"):
-        ci = "" if pd.isna(r["delta_ci_low"]) else f" [{r['delta_ci_low']:+.2f}, {r['delta_ci_high']:+.2f}]"
-        delta = "" if pd.isna(r["delta"]) else f"{r['delta']:+.2f}{ci}"
         p = "" if pd.isna(r["p_improve"]) else f"{r['p_improve']:.3f}"
         need = "" if pd.isna(r["seeds_needed"]) or r["resolved"] else str(int(r["seeds_needed"]))  # as report
-        lines.append(f"| {r['step']} | {int(r['n'])} | {r['a_mean']:.2f} | {r['b_mean']:.2f} | {delta} | {p} | "
-                     f"{verdict(r, df.attrs.get('classes'))} | {need} |")
-    return "\n".join(lines) + "\n"
+        rows.append([r["step"], str(int(r["n"])), f"{r['a_mean']:.2f}", f"{r['b_mean']:.2f}",
+                     text.change(r["delta"], r["delta_ci_low"], r["delta_ci_high"]), p,
+                     verdict(r, df.attrs.get("classes")), need])
+    return text.markdown_table(["step", "n", "A", "B", "Δ B − A [95% CI]", "p(B > A)", "verdict", "seeds for 80% power"],
+                               [False, True, True, True, True, True, False, True], rows)

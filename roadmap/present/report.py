@@ -12,6 +12,7 @@ import pandas as pd
 
 from roadmap.present.aggregate import classes_of, of_design, of_roadmap, result_rows, roadmaps_of, split_by
 from roadmap.present.stats import near_chance
+from roadmap.present.text import change, markdown_table, verdict
 from roadmap.runs.table import read_results, read_runs
 
 COLUMNS = ["regime", "step", "label", "adopted", "status", "n", "top1_mean", "top1_std", "top1_ci_low",
@@ -82,16 +83,15 @@ def to_csv(df: pd.DataFrame) -> str:
 def to_markdown(df: pd.DataFrame) -> str:
     """A GitHub Markdown table; the regime column only when the run covers more than one."""
     cols = [c for c in HEADERS if c != "regime" or df["regime"].nunique() > 1]
-    lines = ["| " + " | ".join(HEADERS[c][0] for c in cols) + " |",
-             "|" + "|".join("---:" if HEADERS[c][1] else "---" for c in cols) + "|"]
     means = dict(zip(df["step"], df["top1_mean"]))
+    rows = []
     for r in df.to_dict(orient="records"):
         cells = [_cell(c, r) for c in cols]
         if "resolved" in cols and cells[cols.index("resolved")]:  # a verdict between two arms near chance says so
             arms = (r["top1_mean"], means.get(r["parent"], math.nan))
             cells[cols.index("resolved")] += near_chance(arms, df.attrs.get("classes"))
-        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(cells)
+    return markdown_table([HEADERS[c][0] for c in cols], [HEADERS[c][1] for c in cols], rows)
 
 
 def _cell(col: str, r: dict) -> str:
@@ -107,16 +107,9 @@ def _cell(col: str, r: dict) -> str:
         ci = "" if _nan(r["top1_ci_low"]) else f" [{r['top1_ci_low']:.2f}, {r['top1_ci_high']:.2f}]"
         return f"{r['top1_mean']:.2f}{ci} ({int(r['n'])})"
     if col == "delta":
-        if _nan(r["delta"]):
-            return ""
-        ci = "" if _nan(r["delta_ci_low"]) else f" [{r['delta_ci_low']:+.2f}, {r['delta_ci_high']:+.2f}]"
-        return f"{r['delta']:+.2f}{ci}"
+        return change(r["delta"], r["delta_ci_low"], r["delta_ci_high"])
     if col == "resolved":
-        if _nan(r["delta"]):
-            return ""
-        if r["resolved"]:
-            return "better" if r["delta"] > 0 else "worse"
-        return "≈ within noise" if not _nan(r["delta_ci_low"]) else "≈ (one seed: no interval)"
+        return verdict(r["delta"], r["delta_ci_low"], r["resolved"])
     if col == "seeds_needed":  # the seeds that would resolve it: nothing to say once it is resolved
         return "" if _nan(r[col]) or r["resolved"] else str(int(r[col]))
     if col == "paper_delta":
