@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from roadmap.cli import main
-from roadmap.present.report import report_table, to_csv, to_markdown
+from roadmap.present.report import report_table, report_tables, to_csv, to_markdown
 from roadmap.runs.table import COLUMNS
 
 
@@ -141,3 +141,20 @@ def test_no_resolved_change_is_said_plainly(tmp_path, capsys):
     assert main(["report", str(_rows(tmp_path, values))]) == 0
     out = capsys.readouterr().out
     assert "no step change is resolved here" in out and "of the 0" not in out
+
+
+def test_a_report_reads_each_file_of_its_folder_once(repo, monkeypatch):
+    """One RunFolder per command: results.csv and run.json are each read once, however many readers ask."""
+    from roadmap.runs import table
+    counts = {}
+
+    def counted(name, real):
+        def read(path):
+            counts[name] = counts.get(name, 0) + 1
+            return real(path)
+        return read
+
+    monkeypatch.setattr(table, "_read_csv", counted("results", table._read_csv))
+    monkeypatch.setattr(table, "_read_run_json", counted("run.json", table._read_run_json))
+    report_tables(repo / "results" / "cifar10-cpu-proxy")
+    assert counts == {"results": 1, "run.json": 1}

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import of_design, run_facts
 from roadmap.present.figure_kit import check_path, pretty, save, subtitle
+from roadmap.runs.folder import RunFolder
 from roadmap.runs.table import read_results, read_run
 
 PANELS = (("train_loss", "train loss"), ("val_loss", "val loss"), ("top1", "val top-1 (%)"))
@@ -31,7 +32,7 @@ def curve_table(folder: str | Path, design: str = "path", steps: list[str] | Non
         if unknown:
             raise RoadmapError(f"{folder} has no finished {', '.join(unknown)}; it has {', '.join(rows['step'].unique())}")
         rows = rows[rows["step"].isin(steps)]
-    path = folder / "epochs.csv"
+    path = RunFolder(folder).epochs
     if not path.is_file():
         raise RoadmapError(f"results folder {folder} has no epochs.csv")
     ep = pd.read_csv(path).rename(columns={"roadmap": "epoch_roadmap"})

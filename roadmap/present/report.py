@@ -13,6 +13,7 @@ import pandas as pd
 from roadmap.present.aggregate import classes_of, of_design, of_roadmap, result_rows, roadmaps_of, split_by
 from roadmap.present.stats import near_chance
 from roadmap.present.text import change, markdown_table, verdict
+from roadmap.runs.folder import RunFolder
 from roadmap.runs.table import read_results, read_runs
 
 COLUMNS = ["regime", "step", "label", "adopted", "status", "n", "top1_mean", "top1_std", "top1_ci_low",
@@ -38,6 +39,7 @@ def report_table(folder: str | Path, design: str = "path", roadmap: str | None =
     ablation design the parent of every variant is the design's reference model. `roadmap`: only
     that roadmap's rows, when the folder holds several.
     """
+    folder = RunFolder(folder)  # one reader for the folder: each file read once
     table = of_roadmap(of_design(read_results(folder), design, folder), roadmap, folder)
     return _report(table, folder)
 
@@ -46,6 +48,7 @@ def report_tables(folder: str | Path, design: str = "path", roadmap: str | None 
                   by: str | None = None) -> list[tuple[str, pd.DataFrame]]:
     """report_table once per roadmap the rows hold and per value of `by` ("epochs=10", ...), each
     under its label ("convnext-t-step7-split, epochs=10"; "" for a folder of one roadmap and no `by`)."""
+    folder = RunFolder(folder)  # one reader for the folder: each file read once
     table = of_roadmap(of_design(read_results(folder), design, folder), roadmap, folder)
     names = table["roadmap"].fillna("").astype(str)
     groups = list(dict.fromkeys(names))

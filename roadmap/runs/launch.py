@@ -16,6 +16,7 @@ import submitit
 from roadmap.arch.catalog import load
 from roadmap.errors import RoadmapError
 from roadmap.runs import machine
+from roadmap.runs.folder import RunFolder
 from roadmap.runs.runner import RunConfig, default_out, run, variants
 from roadmap.train.data import data_name
 from roadmap.train.recipe import load_recipe
@@ -64,7 +65,7 @@ def submit(cfg: RunConfig, launcher: str, partition: str | None = None, nodes: i
     recipe = load_recipe(cfg.recipe, cfg.overrides)
     out = Path(cfg.out) if cfg.out else default_out(rm, recipe, data_name(cfg.data))
     todo = variants(rm, cfg)
-    executor = submitit.AutoExecutor(folder=out / "jobs" / "%j", cluster="local" if launcher == "local" else None)
+    executor = submitit.AutoExecutor(folder=RunFolder(out).jobs / "%j", cluster="local" if launcher == "local" else None)
     if launcher == "slurm" and executor.cluster != "slurm":
         raise RoadmapError("--launcher slurm: no Slurm here (sbatch not found); use --launcher local to test")
     params = dict(timeout_min=timeout_min, nodes=nodes, tasks_per_node=gpus, name=f"roadmap-{rm.name}")

@@ -30,6 +30,7 @@ from roadmap.arch.scale import scale_spec
 from roadmap.arch.steps import Roadmap, Step
 from roadmap.errors import RoadmapError
 from roadmap.runs import machine, pool
+from roadmap.runs.folder import RunFolder
 from roadmap.runs.lock import file_lock
 from roadmap.runs.progress import Progress, VariantProgress
 from roadmap.runs import tensorboard
@@ -206,7 +207,7 @@ def _spec(s: Study, step: Step):
 
 
 def _checkpoint(s: Study, row: dict) -> Path:
-    return s.out / "checkpoints" / f"{row['step']}-seed{row['seed']}-{run_key(row)}.pt"
+    return RunFolder(s.out).checkpoint(row["step"], row["seed"], run_key(row))
 
 
 def train_variant(s: Study, v: Variant, progress: VariantProgress | None) -> tuple[dict, list[dict], str]:
@@ -217,7 +218,7 @@ def train_variant(s: Study, v: Variant, progress: VariantProgress | None) -> tup
     spec = _spec(s, step)
     row = _row(s, step, v.order, v.seed, spec)
     lock_name = f"{step.id}-seed{v.seed}" + (f"-{run_key(row)}" if s.sweep else "")  # sweeps: one per value
-    lock = file_lock(s.out / "locks" / f"{lock_name}.lock", False,
+    lock = file_lock(RunFolder(s.out).lock(lock_name), False,
                      f"{v.name} is being trained by {{holder}}") if ctx.main else nullcontext()
     with lock:
         log = tensorboard.EpochLogger(s.out, step.id, v.seed, _tags(row, s.recipe)) \
@@ -314,8 +315,8 @@ def _run(cfg: RunConfig, hold_folder: bool) -> int:
     try:
         return _run_studies(cfg, studies, hold_folder)
     except BaseException:
-        if new and out.is_dir() and {p.name for p in out.iterdir()} <= {".run.lock"}:
-            (out / ".run.lock").unlink(missing_ok=True)  # a run that stopped before writing anything
+        if new and out.is_dir() and {p.name for p in out.iterdir()} <= {RunFolder(out).run_lock.name}:
+            RunFolder(out).run_lock.unlink(missing_ok=True)  # a run that stopped before writing anything
             out.rmdir()                                 # leaves no folder that holds only its lock
         raise
 
@@ -327,7 +328,7 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
     todo = variants(rm, cfg)
     ctx = distributed.context()
     table = Table(out)
-    folder_lock = file_lock(out / ".run.lock", False,
+    folder_lock = file_lock(RunFolder(out).run_lock, False,
                             f"results folder {out} is in use by another roadmap run ({{holder}}); wait for it "
                             "to finish or choose another --out") if (hold_folder and ctx.main) else nullcontext()
     if "tensorboard" in cfg.log:

@@ -20,6 +20,7 @@ import pandas as pd
 from roadmap.arch.catalog import load
 from roadmap.arch.names import design_of
 from roadmap.errors import RoadmapError
+from roadmap.runs.folder import RunFolder
 from roadmap.runs.lock import file_lock
 
 COLUMNS = [
@@ -143,18 +144,19 @@ def _validate(df: pd.DataFrame, path: Path) -> None:
             bad(i, "threads", "is not a thread count (a whole number from 1, or empty)")
 
 
-def read_results(folder: str | Path) -> pd.DataFrame:
-    """The results table of a run folder, for figures and reports; one clear sentence if there is none."""
-    folder = Path(folder)
-    path = folder / "results.csv"
-    if not folder.is_dir():
-        raise RoadmapError(f"results folder {folder} does not exist")
-    if not path.is_file():
-        raise RoadmapError(f"results folder {folder} has no results.csv (has `roadmap run --out {folder}` finished a step?)")
-    df = _read_csv(path)
+def read_results(folder: str | Path | RunFolder) -> pd.DataFrame:
+    """The results table of a run folder, for figures and reports, every row checked and completed
+    (migrate); one clear sentence if there is none."""
+    rf = folder if isinstance(folder, RunFolder) else RunFolder(folder)
+    if not rf.root.is_dir():
+        raise RoadmapError(f"results folder {rf.root} does not exist")
+    if not rf.results.is_file():
+        raise RoadmapError(f"results folder {rf.root} has no results.csv (has `roadmap run --out {rf.root}` "
+                           "finished a step?)")
+    df = rf.read("results", _read_csv)
     if df.empty:
-        raise RoadmapError(f"{path} has no rows yet")
-    return migrate(df, read_runs(folder))
+        raise RoadmapError(f"{rf.results} has no rows yet")
+    return migrate(df, read_runs(rf))
 
 
 def migrate(df: pd.DataFrame, runs: list[dict]) -> pd.DataFrame:
@@ -190,9 +192,7 @@ def migrate(df: pd.DataFrame, runs: list[dict]) -> pd.DataFrame:
     return df
 
 
-def read_runs(folder: str | Path) -> list[dict]:
-    """Every invocation recorded in run.json, oldest first (a file from before the list: its one run)."""
-    path = Path(folder) / "run.json"
+def _read_run_json(path: Path) -> list[dict]:
     try:
         data = json.loads(path.read_text()) if path.is_file() else {}
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -200,7 +200,13 @@ def read_runs(folder: str | Path) -> list[dict]:
     return data.get("invocations", [data] if data else []) if isinstance(data, dict) else []
 
 
-def read_run(folder: str | Path) -> dict:
+def read_runs(folder: str | Path | RunFolder) -> list[dict]:
+    """Every invocation recorded in run.json, oldest first (a file from before the list: its one run)."""
+    rf = folder if isinstance(folder, RunFolder) else RunFolder(folder)
+    return rf.read("run_json", _read_run_json)
+
+
+def read_run(folder: str | Path | RunFolder) -> dict:
     """The latest invocation."""
     runs = read_runs(folder)
     return runs[-1] if runs else {}
@@ -208,8 +214,8 @@ def read_run(folder: str | Path) -> dict:
 
 def write_run(folder: Path, run: dict) -> None:
     """Append an invocation: a folder trained with different settings keeps them all."""
-    runs = read_runs(folder) + [json.loads(json.dumps(run, default=str))]
-    atomic_write_text(folder / "run.json", json.dumps({"invocations": runs}, indent=1))
+    runs = _read_run_json(RunFolder(folder).run_json) + [json.loads(json.dumps(run, default=str))]
+    atomic_write_text(RunFolder(folder).run_json, json.dumps({"invocations": runs}, indent=1))
 
 
 def write_table(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
@@ -222,7 +228,8 @@ class Table:
 
     def __init__(self, out: Path):
         self.out = out
-        self.path, self.epochs_path, self.lock = out / "results.csv", out / "epochs.csv", out / ".table.lock"
+        rf = RunFolder(out)
+        self.path, self.epochs_path, self.lock = rf.results, rf.epochs, rf.table_lock
 
     def read(self) -> pd.DataFrame:
         """The rows so far (none yet: an empty table); a file that is not ours is refused."""

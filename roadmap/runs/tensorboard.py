@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from roadmap.errors import RoadmapError
+from roadmap.runs.folder import RunFolder
 
 SCALARS = {"train_loss": "loss/train", "val_loss": "loss/val", "top1": "acc/top1", "top5": "acc/top5",
            "lr": "lr", "img_s": "speed/img_s"}
@@ -24,7 +25,7 @@ def require() -> None:
 
 
 def run_dir(out: Path, step: str, seed: int) -> Path:
-    return Path(out) / "tensorboard" / f"{step}-seed{int(seed)}"
+    return RunFolder(out).tensorboard(step, seed)
 
 
 class EpochLogger:

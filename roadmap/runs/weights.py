@@ -22,6 +22,7 @@ from roadmap.arch.spec import Spec
 from roadmap.arch.catalog import load
 from roadmap.arch.names import resolve_stage
 from roadmap.errors import RoadmapError
+from roadmap.runs.folder import RunFolder
 from roadmap.runs.table import honour_umask, read_results, read_runs, run_key
 
 FORMAT = "roadmap-weights/1"
@@ -31,7 +32,7 @@ PROVENANCE = ("roadmap", "step", "label", "seed", "top1", "top5", "recipe", "rec
 
 
 def weights_path(out: Path, step: str, seed: int, key: str) -> Path:
-    return Path(out) / "weights" / f"{step}-seed{int(seed)}-{key}.safetensors"
+    return RunFolder(out).weights(step, seed, key)
 
 
 def metadata(spec: Spec, row: dict, classes: list[str]) -> dict[str, str]:
@@ -102,7 +103,7 @@ def weights_of_row(folder: str | Path, row: dict) -> tuple[dict, dict]:
     path = weights_path(folder, trained_as, row["seed"], key)
     if path.is_file():
         return read_weights(path)
-    ckpt = folder / "checkpoints" / f"{trained_as}-seed{int(row['seed'])}-{key}.pt"
+    ckpt = RunFolder(folder).checkpoint(trained_as, row["seed"], key)
     if not ckpt.is_file():
         raise RoadmapError(f"the weights of {row['step']} seed {row['seed']} are not in {folder} (no weights/"
                            f"{path.name}, and no resume checkpoint of that training): weights files are not "
