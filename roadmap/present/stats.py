@@ -16,6 +16,7 @@ intervals and probabilities are NaN and nothing is resolved.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -149,7 +150,13 @@ def paired_delta(step: Mapping[int, float], parent: Mapping[int, float],
         return Delta(float(diffs[0]) if n else NAN, NAN, NAN, NAN, NAN, False, None, n)
     delta, sd = float(diffs.mean()), float(diffs.std(ddof=1))
     se = sd / math.sqrt(n)
-    low, high = _t_bounds(delta, se, n - 1, level)
+    if se > 0:  # scipy's paired t interval (a one-sample t on the per-seed differences = ttest_rel)
+        with warnings.catch_warnings():  # differences a hair apart: scipy warns, and computes the same bounds
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ci = stats.ttest_1samp(diffs, 0.0).confidence_interval(level)
+        low, high = float(ci.low), float(ci.high)
+    else:       # every seed moved by the same amount: a point, which scipy cannot divide by
+        low, high = _t_bounds(delta, se, n - 1, level)
     effect = abs(delta) / sd if sd > 0 else (math.inf if delta else 0.0)
     return Delta(delta, low, high, sd, _p_improve(delta, se, n - 1), _excludes_zero(low, high),
                  seeds_needed(effect, level, power), n)
@@ -170,7 +177,10 @@ def welch(mean_a: float, std_a: float | None, n_a: int,
     se = math.sqrt(va + vb)
     spread = va**2 / (n_a - 1) + vb**2 / (n_b - 1)
     df = (va + vb) ** 2 / spread if spread > 0 else NAN
-    t = delta / se if se > 0 else (math.copysign(math.inf, delta) if delta else NAN)
+    # scipy's Welch statistic; it gives no interval from summaries, so the Welch-Satterthwaite df
+    # above and the t quantile make it
+    t = float(stats.ttest_ind_from_stats(mean_a, std_a, n_a, mean_b, std_b, n_b, equal_var=False).statistic) \
+        if se > 0 else (math.copysign(math.inf, delta) if delta else NAN)
     low, high = _t_bounds(delta, se, df, level)
     return WelchDelta(delta, low, high, t, df, _p_improve(delta, se, df),
                       _excludes_zero(low, high))
