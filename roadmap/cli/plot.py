@@ -55,7 +55,7 @@ def register(sub, name: str, help: str):
 
 
 def plot(a) -> int:
-    from roadmap.present.figure import draw_paper, draw_results  # matplotlib is loaded only when plotting
+    from roadmap.present.figure import draw_paper  # matplotlib is loaded only when plotting
     if a.paper:
         path = draw_paper(a.out or "plots/paper.png", dpi=a.dpi)
     elif a.curves:
@@ -71,34 +71,9 @@ def plot(a) -> int:
         from roadmap.present.forest import draw_forest
         path = draw_forest(a.results, a.design, a.out, dpi=a.dpi)
     else:
-        from roadmap.present.figure import figure_groups
-        groups = figure_groups(a.results)
-        if a.roadmap:
-            names = [name for g in groups for name in g]
-            if a.roadmap not in names:
-                from roadmap.errors import RoadmapError
-                raise RoadmapError(f"{a.results} has no rows of roadmap {a.roadmap!r}; it has {', '.join(names)}")
-            groups = [[a.roadmap]]
-        stem = Path("plots") / Path(a.results).resolve().name
-        if len(groups) > 1 and a.out:
-            from roadmap.errors import RoadmapError
-            raise RoadmapError(f"{a.results} holds roadmaps that need {len(groups)} figures "
-                               f"({'; '.join(' + '.join(g) for g in groups)}); leave out -o to write one each")
-        values = [None]
-        if a.by:
-            from roadmap.present.aggregate import split_by
-            from roadmap.runs.table import read_results
-            values = [label for label, _ in split_by(read_results(a.results), a.by, a.results)]
-            if a.out and len(values) > 1:
-                from roadmap.errors import RoadmapError
-                raise RoadmapError(f"--by {a.by} draws {len(values)} figures ({', '.join(values)}); leave out -o "
-                                   "to write one each")
-        for group in groups:
-            for value in values:
-                name = stem if len(groups) == 1 else Path(f"{stem}-{group[0]}")
-                suffix = "" if value is None else "-" + value.replace("=", "").replace(" ", "_").replace(":", "")
-                out = a.out or f"{name}{suffix}.png"
-                print(f"wrote {draw_results(a.results, out, dpi=a.dpi, roadmaps=group, by=value and (a.by, value))}")
+        from roadmap.present.figure import draw_results_figures
+        for written in draw_results_figures(a.results, a.out, dpi=a.dpi, roadmap=a.roadmap, by=a.by):
+            print(f"wrote {written}")
         return 0
     print(f"wrote {path}")
     return 0

@@ -20,6 +20,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.patheffects import withStroke
 
 from roadmap.arch.steps import Roadmap
+from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import (as_roadmap, num, of_design, paper_rows, result_rows, roadmaps_of, run_facts,
                                        split_by)
 from roadmap.present.figure_kit import DARK_GRAY, GRAY, INK, check_path, flops, pretty, save, short, signed, subtitle
@@ -253,6 +254,37 @@ def figure_groups(folder: str | Path) -> list[list[str]]:
         else:
             groups.append([name])
     return groups
+
+
+def draw_results_figures(folder: str | Path, out: str | Path | None = None, dpi: int = 170,
+                         roadmap: str | None = None, by: str | None = None) -> list[Path]:
+    """Every figure `roadmap plot --results` draws: one per group of roadmaps (figure_groups; only
+    `roadmap`'s, if named) and per value of the swept setting `by`. `out` names the one figure
+    when there is one; otherwise they go to plots/FOLDER[-ROADMAP][-KEYVALUE].png."""
+    groups = figure_groups(folder)
+    if roadmap:
+        names = [name for g in groups for name in g]
+        if roadmap not in names:
+            raise RoadmapError(f"{folder} has no rows of roadmap {roadmap!r}; it has {', '.join(names)}")
+        groups = [[roadmap]]
+    if len(groups) > 1 and out:
+        raise RoadmapError(f"{folder} holds roadmaps that need {len(groups)} figures "
+                           f"({'; '.join(' + '.join(g) for g in groups)}); leave out -o to write one each")
+    values: list[str | None] = [None]
+    if by:
+        values = [label for label, _ in split_by(read_results(folder), by, folder)]
+        if out and len(values) > 1:
+            raise RoadmapError(f"--by {by} draws {len(values)} figures ({', '.join(values)}); leave out -o "
+                               "to write one each")
+    stem = Path("plots") / Path(folder).resolve().name
+    written = []
+    for group in groups:
+        for value in values:
+            name = stem if len(groups) == 1 else Path(f"{stem}-{group[0]}")
+            suffix = "" if value is None else "-" + value.replace("=", "").replace(" ", "_").replace(":", "")
+            written.append(draw_results(folder, out or f"{name}{suffix}.png", dpi=dpi, roadmaps=group,
+                                        by=(by, value) if value is not None else None))
+    return written
 
 
 def _frame(rows: pd.DataFrame, order: list[str], right_in: float, header: float, row_h: float = 0.46,
