@@ -284,3 +284,37 @@ def test_isotropic_transforms_are_pure():
         s = base(spec_name)
         before = s.to_dict()
         assert TRANSFORMS[name](s, **args) != s and s.to_dict() == before
+
+
+def test_convmixer_256_8_is_the_authors_cifar10_network():
+    """locuslab/convmixer-cifar10's ConvMixer(256, 8, kernel_size=5, patch_size=2), written out as its
+    train.py builds it: the same parameters in the same order, and loaded by position the same outputs."""
+    from torch import nn
+
+    class Residual(nn.Module):
+        def __init__(self, fn):
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, x):
+            return self.fn(x) + x
+
+    dim, depth, k, p = 256, 8, 5, 2
+    theirs = nn.Sequential(
+        nn.Conv2d(3, dim, kernel_size=p, stride=p), nn.GELU(), nn.BatchNorm2d(dim),
+        *[nn.Sequential(Residual(nn.Sequential(nn.Conv2d(dim, dim, k, groups=dim, padding="same"), nn.GELU(),
+                                               nn.BatchNorm2d(dim))),
+                        nn.Conv2d(dim, dim, kernel_size=1), nn.GELU(), nn.BatchNorm2d(dim)) for _ in range(depth)],
+        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(dim, 10)).eval()
+    ours = roadmap.build(base("convmixer_256_8"), num_classes=10).eval()
+    a, b = theirs.state_dict(), ours.state_dict()
+    assert [v.shape for v in a.values()] == [v.shape for v in b.values()]
+    assert sum(p.numel() for p in ours.parameters()) == 594186
+    torch.manual_seed(0)
+    for v in a.values():
+        if v.dtype.is_floating_point:
+            v.copy_(torch.randn_like(v) * 0.1 + (1.0 if v.ndim == 1 else 0.0))
+    ours.load_state_dict(dict(zip(b, a.values())))
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), rtol=1e-4, atol=1e-5)
