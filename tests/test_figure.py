@@ -323,3 +323,15 @@ def test_a_row_is_measured_against_the_parent_it_records(tmp_path):
     df.drop(columns="parent").to_csv(folder / "results.csv", index=False)  # rows from before the column
     t = report_table(folder).set_index("step")
     assert t.loc["gelu-ln", "parent"] == "inverted"  # migrated from the file as it is now
+
+
+def test_curves_of_a_folder_of_two_roadmaps_are_drawn_one_roadmap_at_a_time(repo, tmp_path, capsys):
+    """results/cifar10-cpu-proxy holds convnext-t and its step-7 split, whose ids overlap (step6.ln, step7)."""
+    folder = repo / "results" / "cifar10-cpu-proxy"
+    assert main(["plot", "--curves", str(folder), "-o", str(tmp_path / "c.png")]) == 2
+    assert "choose one with --roadmap" in capsys.readouterr().err
+    assert main(["plot", "--curves", str(folder), "--roadmap", "convnext-t-step7-split",
+                 "-o", str(tmp_path / "c.png")]) == 0
+    from roadmap.present.curves import curve_table
+    assert set(curve_table(folder, roadmap="convnext-t-step7-split")["step"]) == {"step6.ln", "step7.ds", "step7.ls",
+                                                                                 "step7"}

@@ -42,8 +42,8 @@ def register(sub, name: str, help: str):
                    help="output file, .png, .svg or .pdf (default: plots/paper.png, plots/FOLDER-NAME.png, or "
                         "plots/FOLDER-NAME-curves.png)")
     s.add_argument("--only", metavar="STEP", nargs="+", help="with --curves: just these steps")
-    s.add_argument("--roadmap", help="with --results: only this roadmap's rows, when the folder holds several; "
-                                     "with --agreement: whose rows (default: convnext-t)")
+    s.add_argument("--roadmap", help="with --results or --curves: only this roadmap's rows, when the folder "
+                                     "holds several; with --agreement: whose rows (default: convnext-t)")
     s.add_argument("--by", metavar="KEY", help="a swept (or set) recipe setting, e.g. --by epochs: with --results one "
                                                "figure per value, with --agreement each value as its own run")
     s.add_argument("--dpi", type=int, default=170, help="resolution of a .png (default: %(default)s)")
@@ -60,7 +60,7 @@ def plot(a) -> int:
         path = draw_paper(a.out or "plots/paper.png", dpi=a.dpi)
     elif a.curves:
         from roadmap.present.curves import draw_curves
-        path = draw_curves(a.curves, a.out, dpi=a.dpi, design=a.design, steps=a.only)
+        path = draw_curves(a.curves, a.out, dpi=a.dpi, design=a.design, steps=a.only, roadmap=a.roadmap)
     elif a.agreement:
         from roadmap.present.agreement import agreement_tables, runs_of
         from roadmap.present.agreement_figure import draw_agreement

@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from roadmap.errors import RoadmapError
-from roadmap.present.aggregate import of_design, run_facts
+from roadmap.present.aggregate import of_design, of_roadmap, run_facts
 from roadmap.present.figure_kit import check_path, pretty, save, subtitle
 from roadmap.runs.folder import RunFolder
 from roadmap.runs.table import read_results, read_run
@@ -22,10 +22,15 @@ from roadmap.runs.table import read_results, read_run
 PANELS = (("train_loss", "train loss"), ("val_loss", "val loss"), ("top1", "val top-1 (%)"))
 
 
-def curve_table(folder: str | Path, design: str = "path", steps: list[str] | None = None) -> pd.DataFrame:
-    """epochs.csv of the folder's finished seeds, with each step's order, label and adoption."""
+def curve_table(folder: str | Path, design: str = "path", steps: list[str] | None = None,
+                roadmap: str | None = None) -> pd.DataFrame:
+    """epochs.csv of the folder's finished seeds of one roadmap, with each step's order, label and adoption."""
     folder = Path(folder)
-    rows = of_design(read_results(folder), design, folder)
+    rows = of_roadmap(of_design(read_results(folder), design, folder), roadmap, folder)
+    names = list(dict.fromkeys(rows["roadmap"].dropna().astype(str)))
+    if len(names) > 1:  # their step ids overlap: one figure would draw two step6.ln lines as one
+        raise RoadmapError(f"{folder} holds the curves of several roadmaps ({', '.join(names)}); choose one "
+                           "with --roadmap")
     rows = rows[rows["status"] == "ok"]
     if steps:
         unknown = sorted(set(steps) - set(rows["step"]))
@@ -46,11 +51,11 @@ def curve_table(folder: str | Path, design: str = "path", steps: list[str] | Non
 
 
 def draw_curves(folder: str | Path, path: str | Path | None = None, dpi: int = 170, design: str = "path",
-                steps: list[str] | None = None) -> Path:
+                steps: list[str] | None = None, roadmap: str | None = None) -> Path:
     folder = Path(folder)
     path = check_path(path if path is not None else Path("plots") / f"{folder.resolve().name}-curves.png")
-    ep = curve_table(folder, design, steps)
-    facts = run_facts(of_design(read_results(folder), design, folder), read_run(folder))
+    ep = curve_table(folder, design, steps, roadmap)
+    facts = run_facts(of_roadmap(of_design(read_results(folder), design, folder), roadmap, folder), read_run(folder))
     order = ep.groupby(["roadmap", "step"], sort=False)["order"].first().sort_values()
     cmap = colormaps["viridis"]
 
