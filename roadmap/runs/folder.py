@@ -33,13 +33,6 @@ class RunFolder:
     def __fspath__(self) -> str:
         return str(self.root)
 
-    @property
-    def name(self) -> str:
-        return self.root.name
-
-    def resolve(self) -> Path:
-        return self.root.resolve()
-
     # --- the layout ---------------------------------------------------------------------------
     @property
     def results(self) -> Path:
