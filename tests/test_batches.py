@@ -15,8 +15,9 @@ from roadmap.train.batches import RATIO, InMemoryBatches, crop_boxes, crop_resiz
 from roadmap.train.data import load_data
 from roadmap.train.data.arrays import ArrayDataset
 from roadmap.train.precision import keep_depthwise_fp32
+from roadmap.train.recipe import load_recipe
 
-RECIPE = {"scale": [0.5, 1.0], "aa": None, "reprob": 0.0, "crop_pct": 1.0}
+RECIPE = load_recipe("smoke", ["scale=[0.5, 1.0]", "aa=null", "reprob=0", "crop_pct=1"])
 
 
 def _split(n=64, size=32, seed=0):
@@ -59,7 +60,7 @@ def test_evaluation_equals_timms_eval_transform():
     torch.testing.assert_close(ours.contiguous(), theirs, atol=1e-5, rtol=0)
     # with a resize on the way (res / crop_pct = 36 px, then the central 32): PIL's pixels, up to its
     # fixed-point rounding (two levels in 255 at most)
-    recipe = {**RECIPE, "crop_pct": 0.875}
+    recipe = RECIPE.replace(crop_pct=0.875)
     ours, _ = next(InMemoryBatches(split, 8, torch.device("cpu"), recipe, 32, train=False).epoch())
     theirs = torch.stack([image_transforms(recipe, 32)[1](Image.fromarray(split.x[k])) for k in range(8)])
     assert (ours - theirs).abs().max() < 2.01 / 255 / 0.225

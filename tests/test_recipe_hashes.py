@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from roadmap.train.recipe import load_recipe, recipe_hash
+from roadmap.train.recipe import load_recipe
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 FOLDERS = sorted(p.parent for p in RESULTS.glob("*/results.csv"))
@@ -21,7 +21,7 @@ def _command_hashes(folder: Path) -> set[str]:
         argv = shlex.split(inv["command"])
         recipe = argv[argv.index("--recipe") + 1] if "--recipe" in argv else "smoke"
         sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
-        hashes.add(recipe_hash(load_recipe(recipe, sets)))
+        hashes.add(load_recipe(recipe, sets).hash)
     return hashes
 
 

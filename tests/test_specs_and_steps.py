@@ -111,7 +111,7 @@ def test_every_step_trains_forward_and_backward(rm, step):
     """Every layer gets a finite gradient. A claim about structure: ConvNeXt-B's steps run at a
     quarter of their width (their numbers are checked on the meta device in test_paper_fidelity)."""
     torch.manual_seed(0)
-    spec = scale_spec(step.spec, width=0.25) if rm is B else step.spec
+    spec = scale_spec(step.spec, width_mult=0.25) if rm is B else step.spec
     model = roadmap.build(spec, num_classes=10, drop_path_rate=0.1)
     x = torch.randn(2, 3, 32, 32)
     out = model(x)

@@ -1,8 +1,8 @@
 """Scale knobs applied at build time to any step's spec; the steps stay defined at full size.
 
-- width: every stage width and the stem times `width`, rounded to a multiple of 8 (min 8);
+- width_mult: every stage width and the stem times `width_mult`, rounded to a multiple of 8 (min 8);
   the block's mid ratio is kept, so an inverted bottleneck stays 4x.
-- depth: blocks per stage times `depth`, rounded half up, at least 1, so stage ratios stay
+- depth_mult: blocks per stage times `depth_mult`, rounded half up, at least 1, so stage ratios stay
   visible: (3,4,6,3) -> (1,1,2,1) and (3,3,9,3) -> (1,1,3,1) at 0.34.
 - stem_stride: the stem's total stride for low-resolution inputs (32 or 64 px, where
   ImageNet's stride 4 would leave 8 px for stage 1). A ResNet stem (conv + max-pool) becomes
@@ -28,15 +28,15 @@ def _depth(d: int, f: float) -> int:
     return max(1, math.floor(d * f + 0.5))
 
 
-def scale_spec(spec: Spec, width: float = 1.0, depth: float = 1.0, stem_stride: int | None = None) -> Spec:
-    if width <= 0 or depth <= 0:
+def scale_spec(spec: Spec, width_mult: float = 1.0, depth_mult: float = 1.0, stem_stride: int | None = None) -> Spec:
+    if width_mult <= 0 or depth_mult <= 0:
         raise RoadmapError("scale: width and depth multipliers must be positive")
     out = spec
-    if width != 1.0:
-        out = replace(out, widths=tuple(_width(w, width) for w in out.widths),
-                      stem=replace(out.stem, width=_width(out.stem.width, width)))
-    if depth != 1.0:
-        out = replace(out, depths=tuple(_depth(d, depth) for d in out.depths))
+    if width_mult != 1.0:
+        out = replace(out, widths=tuple(_width(w, width_mult) for w in out.widths),
+                      stem=replace(out.stem, width=_width(out.stem.width, width_mult)))
+    if depth_mult != 1.0:
+        out = replace(out, depths=tuple(_depth(d, depth_mult) for d in out.depths))
     if stem_stride is not None:
         out = low_res_stem(out, stem_stride)
     return out

@@ -14,14 +14,16 @@ def register(sub, name: str, help: str):
 
 
 def show(a) -> int:
-    from roadmap.train.recipe import SCHEMA, load_recipe, recipe_hash
+    from roadmap.train.recipe import SCHEMA, load_recipe
 
     r = load_recipe(a.recipe, a.overrides)
-    print(f"recipe {r['name']}  (hash {recipe_hash(r)})")
+    print(f"recipe {r.name}  (hash {r.hash})")
     import yaml
 
-    width = max(map(len, SCHEMA))
-    for key, (_, meaning) in SCHEMA.items():  # values as YAML: what a recipe file or --set would say
-        value = yaml.safe_dump(r[key], default_flow_style=True, width=1000).strip().removesuffix("...").strip()
-        print(f"  {key:<{width}}  {value:<22}  {meaning}")
+    # values as YAML: what a recipe file or --set would say
+    values = {key: yaml.safe_dump(r.get(key), default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+              for key in SCHEMA}
+    width, value_width = max(map(len, SCHEMA)), max(map(len, values.values()))
+    for key, (_, meaning) in SCHEMA.items():
+        print(f"  {key:<{width}}  {values[key]:<{value_width}}  {meaning}")
     return 0

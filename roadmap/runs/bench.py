@@ -27,7 +27,7 @@ from roadmap.arch.complexity import complexity
 from roadmap.arch.network import build
 from roadmap.arch.scale import scale_spec
 from roadmap.arch.steps import Roadmap
-from roadmap.train.precision import keep_depthwise_fp32, precision
+from roadmap.train.precision import Precision, keep_depthwise_fp32, precision
 
 # dense bf16 tensor-core peaks (TFLOP/s) from the vendors' data sheets, by name fragment
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 70.0, "L4": 121.0,
@@ -61,10 +61,10 @@ def measure(model: nn.Module, device: torch.device, batch: int, res: int, iters:
     cuda = device.type == "cuda"
     # ours: the trainer's precision rule (bf16 except depthwise convs on a CPU with native bf16);
     # the baseline: bf16 autocast on GPU, fp32 on CPU
-    mode = precision(True, device) if fast else ("bf16" if cuda else "fp32")
-    if mode == "bf16 except depthwise":
+    mode = precision(True, device) if fast else (Precision.BF16 if cuda else Precision.FP32)
+    if mode is Precision.BF16_EXCEPT_DEPTHWISE:
         keep_depthwise_fp32(model)
-    amp = mode != "fp32"
+    amp = mode is not Precision.FP32
     model = model.to(device).to(memory_format=torch.channels_last)
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)

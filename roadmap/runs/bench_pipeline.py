@@ -24,20 +24,20 @@ from roadmap.arch.steps import Roadmap
 from roadmap.train.augment import image_transforms
 from roadmap.train.data import load_data
 from roadmap.train.loop import pipeline, train
-from roadmap.train.recipe import load_recipe
 from roadmap.train.precision import precision
+from roadmap.train.recipe import load_recipe
 
 
 def plain_loop(model: torch.nn.Module, split, recipe: dict, res: int, amp: bool, workers: int,
                epochs: int = 2) -> float:
     """Images/s of the last of `epochs` epochs of the plain timm loop."""
     split.transform = image_transforms(recipe, res)[0]
-    loader = DataLoader(split, batch_size=recipe["batch_size"], shuffle=True, drop_last=True, num_workers=workers,
+    loader = DataLoader(split, batch_size=recipe.batch_size, shuffle=True, drop_last=True, num_workers=workers,
                         persistent_workers=workers > 0)
     model = model.to(memory_format=torch.channels_last).train()
-    opt = create_optimizer_v2(model, opt=recipe["opt"], lr=float(recipe["lr"]),
-                              weight_decay=float(recipe["weight_decay"]))
-    loss_fn = LabelSmoothingCrossEntropy(recipe["smoothing"])
+    opt = create_optimizer_v2(model, opt=recipe.opt, lr=recipe.lr,
+                              weight_decay=recipe.weight_decay)
+    loss_fn = LabelSmoothingCrossEntropy(recipe.smoothing)
     for _ in range(epochs):
         t0, n = time.perf_counter(), 0
         for x, y in loader:
@@ -56,21 +56,21 @@ def bench_pipeline(rm: Roadmap, step_ids: list[str], recipe_name: str = "smoke",
                    overrides: list[str] | None = None, epochs: int = 2, report=print) -> pd.DataFrame:
     recipe = load_recipe(recipe_name, [*(overrides or []), f"epochs={epochs}", "warmup_epochs=0"])
     data = load_data(data_source)
-    res = recipe["res"] or data.image_size
+    res = recipe.res or data.image_size
     device = torch.device("cpu")
     rows = []
     for sid in step_ids:
         st = rm.step(sid)
-        spec = scale_spec(st.spec, recipe["scale_width"], recipe["scale_depth"], recipe["stem_stride"])
+        spec = scale_spec(st.spec, **vars(recipe.scaling))
 
         def make():
             torch.manual_seed(0)
             return build(spec, data.num_classes, img_size=res)
 
         ours = train(make, data, recipe, seed=0)
-        row = {"step": sid, "recipe": recipe_name, "data": data.name, "batch": recipe["batch_size"], "res": res,
+        row = {"step": sid, "recipe": recipe_name, "data": data.name, "batch": recipe.batch_size, "res": res,
                "threads": torch.get_num_threads(), "ours_img_s": ours.history[-1]["img_s"],
-               "ours_precision": precision(bool(recipe["amp"]), device), "ours_pipeline": pipeline(data, recipe)}
+               "ours_precision": precision(recipe.amp, device), "ours_pipeline": pipeline(data, recipe)}
         for amp in (False, True):
             for workers in (0, 1):
                 row[f"plain_{'bf16' if amp else 'fp32'}_w{workers}_img_s"] = plain_loop(

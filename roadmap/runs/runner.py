@@ -25,8 +25,8 @@ import torch
 from roadmap.arch.catalog import load
 from roadmap.arch.complexity import complexity
 from roadmap.arch.names import design_of
-from roadmap.arch.network import build
 from roadmap.arch.scale import scale_spec
+from roadmap.arch.network import build
 from roadmap.arch.steps import Roadmap, Step
 from roadmap.errors import RoadmapError
 from roadmap.runs import machine, pool
@@ -40,7 +40,7 @@ from roadmap.train import distributed
 from roadmap.train.data import DataSplits, data_name, load_data
 from roadmap.train.loop import TrainingFailed, pipeline, train
 from roadmap.train.precision import precision
-from roadmap.train.recipe import drop_path_rate, load_recipe, recipe_hash
+from roadmap.train.recipe import Recipe, load_recipe
 
 
 @dataclass
@@ -63,9 +63,9 @@ class RunConfig:
     sweep: list[str] = field(default_factory=list)  # "KEY=V1,V2,...": every variant under each value (a grid)
 
 
-def default_out(rm: Roadmap, recipe: dict, dataset: str) -> Path:
+def default_out(rm: Roadmap, recipe: Recipe, dataset: str) -> Path:
     # every design of a roadmap shares one folder, so each network trains once
-    return Path("results") / f"{rm.name.partition('[')[0]}-{dataset.replace(':', '-')}-{recipe['name']}"
+    return Path("results") / f"{rm.name.partition('[')[0]}-{dataset.replace(':', '-')}-{recipe.name}"
 
 
 def git_commit() -> str:
@@ -83,7 +83,7 @@ class Study:
     """What every variant of one invocation shares, built alike here and in each pool worker."""
     cfg: RunConfig
     rm: Roadmap
-    recipe: dict
+    recipe: Recipe
     overrides: str                   # what --set changed, canonical
     out: Path
     sweep: str = ""                  # this study's swept values, canonical ("epochs=30"); "" without --sweep
@@ -91,7 +91,7 @@ class Study:
     res: int = 0
 
     def with_data(self, data: DataSplits) -> "Study":
-        self.data, self.res = data, self.recipe["res"] or data.image_size
+        self.data, self.res = data, self.recipe.res or data.image_size
         return self
 
 
@@ -99,7 +99,7 @@ def study(cfg: RunConfig, sweep: str = "") -> Study:
     rm = load(cfg.roadmap, cfg.design)
     recipe = load_recipe(cfg.recipe, cfg.overrides)
     keys = dict.fromkeys(item.partition("=")[0].strip() for item in cfg.overrides)
-    overrides = " ".join(f"{k}={json.dumps(recipe[k])}" for k in keys)
+    overrides = " ".join(f"{k}={json.dumps(recipe.get(k))}" for k in keys)
     out = Path(cfg.out) if cfg.out else default_out(rm, recipe, data_name(cfg.data))
     return Study(cfg, rm, recipe, overrides, out, sweep)
 
@@ -136,7 +136,7 @@ def sweep_studies(cfg: RunConfig) -> list[Study]:
     for combo in itertools.product(*[[(k, v) for v in values] for k, values in axes]):
         sub = replace(cfg, overrides=[*cfg.overrides, *(f"{k}={v}" for k, v in combo)], sweep=[])
         s = study(sub)
-        s.sweep = " ".join(f"{k}={json.dumps(s.recipe[k], separators=(',', ':'))}" for k, _ in combo)
+        s.sweep = " ".join(f"{k}={json.dumps(s.recipe.get(k), separators=(',', ':'))}" for k, _ in combo)
         if s.sweep in seen:
             raise RoadmapError(f"--sweep gives {s.sweep} twice; list each value once")
         seen.add(s.sweep)
@@ -151,30 +151,30 @@ def _row(s: Study, step: Step, order: int, seed: int, spec) -> dict:
     return {
         "roadmap": rm.name, "regime": rm.regime, "step": step.id, "label": step.label, "group": step.group or "",
         "adopted": step.adopted, "order": order, "seed": seed, "params": c["params"], "gflops": c["gflops"],
-        "res": s.res, "spec_hash": spec.hash, "recipe_hash": recipe_hash(recipe),
-        "data_fingerprint": data.fingerprint, "recipe": recipe["name"], "data": data.name,
-        "width_mult": recipe["scale_width"], "depth_mult": recipe["scale_depth"],
+        "res": s.res, "spec_hash": spec.hash, "recipe_hash": recipe.hash,
+        "data_fingerprint": data.fingerprint, "recipe": recipe.name, "data": data.name,
+        "width_mult": recipe.scaling.width_mult, "depth_mult": recipe.scaling.depth_mult,
         "paper_top1": step.paper.get("top1"), "paper_std": step.paper.get("std"),
         "paper_gflops": step.paper.get("gflops"), "torch": torch.__version__, "timm": timm.__version__,
         "git_commit": git_commit(),
         # how it trains, known before it trains: part of the cache key (see roadmap.runs.table)
-        "precision": precision(bool(recipe["amp"]), device), "pipeline": pipeline(data, recipe),
+        "precision": precision(recipe.amp, device), "pipeline": pipeline(data, recipe),
         "recipe_overrides": s.overrides,  # what --set changed, canonical: the row says what trained it
-        "drop_path": drop_path_rate(recipe, rm.regime),  # the regime picks it: part of the cache key
+        "drop_path": recipe.drop_path_rate(rm.regime),  # the regime picks it: part of the cache key
         # provenance, not the key: a thread count or another processor changes speed and, on a CPU,
         # the last bits of a sum (so results repeat exactly only on the same processor and count)
         "threads": torch.get_num_threads(),
         "cpu": machine.cpu_name() if device.type == "cpu" else "",
         "cpu_capability": machine.cpu_capability() if device.type == "cpu" else "",
         "sweep": s.sweep,  # part of the row's identity: (roadmap, step, seed, sweep)
-        "parent": step.parent or "", "design": design_of(rm.name), "stem_stride": recipe["stem_stride"],
+        "parent": step.parent or "", "design": design_of(rm.name), "stem_stride": recipe.scaling.stem_stride,
     }
 
 
-def _tags(row: dict, recipe: dict) -> dict[str, str]:
+def _tags(row: dict, recipe: Recipe) -> dict[str, str]:
     """What TensorBoard shows beside a variant's curves: which network and recipe."""
     return {"variant": f"{row['roadmap']} {row['step']} ({row['label']}), seed {row['seed']}",
-            "recipe": f"{recipe['name']} {row['recipe_overrides']}".strip(),
+            "recipe": f"{recipe.name} {row['recipe_overrides']}".strip(),
             "data": f"{row['data']} ({row['data_fingerprint']})"}
 
 
@@ -203,7 +203,7 @@ class Variant:
 
 
 def _spec(s: Study, step: Step):
-    return scale_spec(step.spec, s.recipe["scale_width"], s.recipe["scale_depth"], s.recipe["stem_stride"])
+    return scale_spec(step.spec, **vars(s.recipe.scaling))
 
 
 def _checkpoint(s: Study, row: dict) -> Path:
@@ -224,7 +224,7 @@ def train_variant(s: Study, v: Variant, progress: VariantProgress | None) -> tup
         log = tensorboard.EpochLogger(s.out, step.id, v.seed, _tags(row, s.recipe)) \
             if "tensorboard" in s.cfg.log and ctx.main else None
         try:
-            r = train(lambda: build(spec, s.data.num_classes, drop_path_rate(s.recipe, s.rm.regime), img_size=s.res),
+            r = train(lambda: build(spec, s.data.num_classes, s.recipe.drop_path_rate(s.rm.regime), img_size=s.res),
                       s.data, s.recipe, v.seed, _checkpoint(s, row), progress, on_epoch=log)
             row.update(status="ok", error="", top1=r.top1, top5=r.top5, epochs=r.epochs,
                        images_seen=r.images_seen, train_time_s=round(r.train_time_s, 2),
@@ -233,7 +233,7 @@ def train_variant(s: Study, v: Variant, progress: VariantProgress | None) -> tup
             history = r.history
             text = f"{v.name}: top-1 {r.top1:.2f}%  ({r.train_time_s:.0f} s, {r.train_img_s:.0f} img/s)"
         except TrainingFailed as e:
-            row.update(status="failed", error=str(e), epochs=s.recipe["epochs"])
+            row.update(status="failed", error=str(e), epochs=s.recipe.epochs)
             history, r = [], None
             text = f"{v.name}: FAILED, {e}"
         finally:
@@ -347,7 +347,7 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
         for s in studies:
             for order, step, seed in todo:
                 row = _row(s, step, order, seed, _spec(s, step))
-                v = Variant(order, step.id, seed, row["gflops"] * s.recipe["epochs"], s.sweep)
+                v = Variant(order, step.id, seed, row["gflops"] * s.recipe.epochs, s.sweep)
                 hit = distributed.broadcast_object(table.find(row) if ctx.main and not cfg.force else None)
                 if hit is not None and "tensorboard" in cfg.log and ctx.main:
                     tensorboard.backfill(out, step.id, seed, table.history(hit["roadmap"], hit["step"], seed,
@@ -372,7 +372,7 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
             for s in studies:
                 write_run(out, {
                     "roadmap": rm.name, "roadmap_file": cfg.roadmap if cfg.design == "path" else f"{cfg.roadmap}[{cfg.design}]", "title": rm.title, "regime": rm.regime,
-                    "recipe": s.recipe, "sweep": s.sweep, "data": cfg.data, "data_name": data.name,
+                    "recipe": s.recipe.as_dict(), "sweep": s.sweep, "data": cfg.data, "data_name": data.name,
                     "num_classes": data.num_classes, "classes": data.classes, "threads": threads, "jobs": jobs,
                     "res": s.res, "seeds": cfg.seeds, "upto": cfg.upto, "command": "roadmap " + " ".join(sys.argv[1:]),
                     "device": torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else "cpu",

@@ -16,14 +16,15 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from roadmap.arch.catalog import load
+from roadmap.arch.names import resolve_stage
 from roadmap.arch.network import build
 from roadmap.arch.scale import scale_spec
 from roadmap.arch.spec import Spec
-from roadmap.arch.catalog import load
-from roadmap.arch.names import resolve_stage
 from roadmap.errors import RoadmapError
 from roadmap.runs.folder import RunFolder
 from roadmap.runs.table import honour_umask, read_results, read_runs, run_key
+from roadmap.train.recipe import scale_of
 
 FORMAT = "roadmap-weights/1"
 # row columns copied into the metadata: what the weights are, and what made them
@@ -124,7 +125,7 @@ def _spec_from_runs(folder: Path, row: dict) -> tuple[Spec, list[str]]:
             step, recipe = rm.step(str(row["step"])), inv["recipe"]
         except (RoadmapError, KeyError):
             continue
-        spec = scale_spec(step.spec, recipe["scale_width"], recipe["scale_depth"], recipe["stem_stride"])
+        spec = scale_spec(step.spec, **vars(scale_of(recipe)))
         if spec.hash == row["spec_hash"]:
             n = int(inv["num_classes"])
             return spec, list(inv.get("classes") or [str(i) for i in range(n)])

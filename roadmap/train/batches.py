@@ -5,8 +5,8 @@ device (CPU or GPU), and each batch is cropped, resized, flipped and normalised 
 ops instead of a PIL round-trip per image. The semantics are timm's per-sample pipeline that
 `augment.image_transforms` builds for recipes without RandAugment:
 - train: RandomResizedCrop (area `scale`, log-uniform ratio 3/4..4/3, ten tries then the central
-  fallback, integer crop boxes), bicubic resize to `res`, horizontal flip with p = 0.5, ImageNet
-  mean/std, then timm's RandomErasing (pixel mode) when `reprob` > 0;
+  fallback, integer crop boxes), bicubic resize to `res`, horizontal flip with p = 0.5,
+  the recipe's mean/std (ImageNet's by default), then timm's RandomErasing (pixel mode) when `reprob` > 0;
 - eval: bicubic resize of the shorter side to res / crop_pct, central crop, mean/std.
 A crop-and-resize is PIL's bicubic resampling written as two matrices per image, so the batch
 resamples in two batched matmuls and gives PIL's pixels up to rounding (see `_resample`). Random
@@ -19,8 +19,9 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.data.random_erasing import RandomErasing
+
+from roadmap.train.augment import mean_std
 
 RATIO = (3 / 4, 4 / 3)  # timm's RandomResizedCrop default
 TRIES = 10
@@ -36,12 +37,13 @@ class InMemoryBatches:
         self.y = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
         self.batch_size, self.device, self.res, self.train = batch_size, device, res, train
         self.rank, self.world = rank, world
-        self.scale = tuple(recipe["scale"])
-        self.crop_pct = float(recipe["crop_pct"])
-        self.mean = torch.tensor(IMAGENET_DEFAULT_MEAN, device=device).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(IMAGENET_DEFAULT_STD, device=device).view(1, 3, 1, 1) * 255
-        self.erase = RandomErasing(recipe["reprob"], mode="pixel", device=str(device)) \
-            if train and recipe["reprob"] > 0 else None
+        self.scale = recipe.scale
+        self.crop_pct = recipe.crop_pct
+        mean, std = mean_std(recipe)
+        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1) * 255
+        self.erase = RandomErasing(recipe.reprob, mode="pixel", device=str(device)) \
+            if train and recipe.reprob > 0 else None
 
     def __len__(self) -> int:
         n = len(self.x) // self.world if self.train else len(self.x)

@@ -17,7 +17,7 @@ class PerSampleBatches:
                  rank: int = 0, world: int = 1):
         train_tf, eval_tf = image_transforms(recipe, res)
         split.transform = train_tf if train else eval_tf
-        workers, pin = recipe["workers"], device.type == "cuda"
+        workers, pin = recipe.workers, device.type == "cuda"
         self.device, self.sampler_gen, self.loader_gen = device, torch.Generator(), torch.Generator()
         if train:
             self.sampler = DistributedSampler(split, world, rank, shuffle=True, drop_last=True) \

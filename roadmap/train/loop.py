@@ -13,6 +13,7 @@ import resource
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Callable
 
@@ -21,7 +22,6 @@ import torch
 from timm.data import Mixup
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 from timm.optim import create_optimizer_v2
-from timm.scheduler import create_scheduler_v2
 from timm.utils import ModelEmaV3, accuracy
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -31,7 +31,9 @@ from roadmap.train import distributed
 from roadmap.train.batches import InMemoryBatches
 from roadmap.train.data import DataSplits
 from roadmap.train.loaders import PerSampleBatches
-from roadmap.train.precision import keep_depthwise_fp32, precision
+from roadmap.train.precision import Precision, keep_depthwise_fp32, precision
+from roadmap.train.recipe import Recipe
+from roadmap.train.schedule import lr_schedule
 
 
 class TrainingFailed(Exception):
@@ -81,16 +83,21 @@ def _save_atomic(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def pipeline(data: DataSplits, recipe: dict) -> str:
-    """How batches are made: whole uint8 tensors augmented in a few ops where the data is in memory and
-    the recipe has no RandAugment (it has no batched version); else timm's per-sample PIL pipeline."""
-    return "in-memory batched" if data.in_memory and not recipe["aa"] else "per-sample PIL"
+class Pipeline(StrEnum):
+    """How batches are made (a results column and part of the cache key: the values stay as written)."""
+    IN_MEMORY = "in-memory batched"   # whole uint8 tensors augmented in a few ops (roadmap.train.batches)
+    PER_SAMPLE = "per-sample PIL"     # timm's transforms per image in a DataLoader (roadmap.train.loaders)
+
+
+def pipeline(data: DataSplits, recipe: Recipe) -> Pipeline:
+    """In memory unless the data is not, or the recipe has RandAugment (it has no batched version)."""
+    return Pipeline.IN_MEMORY if data.in_memory and not recipe.aa else Pipeline.PER_SAMPLE
 
 
 def train(
     make_model: Callable[[], nn.Module],
     data: DataSplits,
-    recipe: dict,
+    recipe: Recipe,
     seed: int,
     checkpoint: Path | None = None,
     progress=None,
@@ -99,21 +106,21 @@ def train(
     """`on_epoch(record)` hears each finished epoch's row of `history` (TensorBoard, say)."""
     ctx = distributed.context()
     device = ctx.device
-    res = recipe["res"] or data.image_size
-    per_device, world = recipe["batch_per_device"], ctx.world
-    if recipe["batch_size"] % (per_device * world):
-        raise RoadmapError(f"recipe {recipe['name']}: batch_size {recipe['batch_size']} is not a multiple of "
+    res = recipe.res or data.image_size
+    per_device, world = recipe.batch_per_device, ctx.world
+    if recipe.batch_size % (per_device * world):
+        raise RoadmapError(f"recipe {recipe.name}: batch_size {recipe.batch_size} is not a multiple of "
                            f"batch_per_device {per_device} x {world} processes")
-    accum = recipe["batch_size"] // (per_device * world)
-    if len(data.train) < recipe["batch_size"]:
+    accum = recipe.batch_size // (per_device * world)
+    if len(data.train) < recipe.batch_size:
         raise RoadmapError(f"data {data.name}: {len(data.train)} training images, fewer than one batch of "
-                           f"{recipe['batch_size']} (lower both: --set batch_size=N --set batch_per_device=N)")
+                           f"{recipe.batch_size} (lower both: --set batch_size=N --set batch_per_device=N)")
 
     _seed_all(seed)  # the same initial weights on every rank and every resume
     model = make_model().to(device)
-    mode = precision(bool(recipe["amp"]), device)
-    use_amp = mode != "fp32"
-    if mode == "bf16 except depthwise":
+    mode = precision(recipe.amp, device)
+    use_amp = mode is not Precision.FP32
+    if mode is Precision.BF16_EXCEPT_DEPTHWISE:
         keep_depthwise_fp32(model)
     # channels_last: 1.5x faster BN convnets on CPU too (128 -> 82 ms/step for step0 at smoke
     # scale), neutral for the LayerNorm ones
@@ -121,27 +128,23 @@ def train(
     net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if world > 1 else model
 
-    feed = InMemoryBatches if pipeline(data, recipe) == "in-memory batched" else PerSampleBatches
+    feed = InMemoryBatches if pipeline(data, recipe) is Pipeline.IN_MEMORY else PerSampleBatches
     train_batches = feed(data.train, per_device, device, recipe, res, train=True, rank=ctx.rank, world=world)
     val_batches = feed(data.val, per_device, device, recipe, res, train=False, rank=ctx.rank, world=world)
 
-    opt = create_optimizer_v2(model, opt=recipe["opt"], lr=float(recipe["lr"]),
-                              weight_decay=float(recipe["weight_decay"]), betas=tuple(recipe["betas"]))
-    updates_per_epoch = max(1, len(train_batches) // accum)
-    sched, _ = create_scheduler_v2(opt, sched=recipe["sched"], num_epochs=recipe["epochs"],
-                                   warmup_epochs=recipe["warmup_epochs"], min_lr=float(recipe["min_lr"]),
-                                   warmup_lr=float(recipe["warmup_lr"]), step_on_epochs=False,
-                                   updates_per_epoch=updates_per_epoch)
+    opt = create_optimizer_v2(model, opt=recipe.opt, lr=recipe.lr, weight_decay=recipe.weight_decay,
+                              betas=recipe.betas, filter_bias_and_bn=not recipe.decay_norm_bias)
+    sched = lr_schedule(opt, recipe, updates_per_epoch=max(1, len(train_batches) // accum))
     mixup = None
-    if recipe["mixup"] > 0 or recipe["cutmix"] > 0:
-        mixup = Mixup(mixup_alpha=recipe["mixup"], cutmix_alpha=recipe["cutmix"],
-                      label_smoothing=recipe["smoothing"], num_classes=data.num_classes)
+    if recipe.mixup > 0 or recipe.cutmix > 0:
+        mixup = Mixup(mixup_alpha=recipe.mixup, cutmix_alpha=recipe.cutmix,
+                      label_smoothing=recipe.smoothing, num_classes=data.num_classes)
         loss_fn = SoftTargetCrossEntropy()
-    elif recipe["smoothing"] > 0:
-        loss_fn = LabelSmoothingCrossEntropy(recipe["smoothing"])
+    elif recipe.smoothing > 0:
+        loss_fn = LabelSmoothingCrossEntropy(recipe.smoothing)
     else:
         loss_fn = nn.CrossEntropyLoss()
-    ema = ModelEmaV3(model, decay=recipe["ema_decay"]) if recipe["ema"] else None
+    ema = ModelEmaV3(model, decay=recipe.ema_decay) if recipe.ema else None
 
     start, num_updates, images_seen, train_time, history = 0, 0, 0, 0.0, []
     if checkpoint is not None and checkpoint.is_file():
@@ -153,11 +156,11 @@ def train(
         start, num_updates = state["epoch"], state["num_updates"]
         images_seen, train_time, history = state["images_seen"], state["train_time"], state["history"]
         sched.step_update(num_updates)
-        if progress is not None and start < recipe["epochs"]:
-            progress.say(f"resuming {progress.name} from epoch {start}/{recipe['epochs']}")
+        if progress is not None and start < recipe.epochs:
+            progress.say(f"resuming {progress.name} from epoch {start}/{recipe.epochs}")
 
     eval_img_s = 0.0
-    for epoch in range(start, recipe["epochs"]):
+    for epoch in range(start, recipe.epochs):
         _seed_all(_epoch_seed(seed, epoch, ctx.rank))
         net.train()
         t0, n_img, loss_sum, bad = time.time(), 0, torch.zeros((), device=device), torch.zeros((), dtype=torch.bool, device=device)
@@ -175,8 +178,8 @@ def train(
             bad |= ~torch.isfinite(loss)
             loss_sum += loss
             if last_micro:
-                if recipe["clip_grad"]:
-                    nn.utils.clip_grad_norm_(model.parameters(), float(recipe["clip_grad"]))
+                if recipe.clip_grad:
+                    nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_grad)
                 opt.step()
                 opt.zero_grad(set_to_none=True)
                 num_updates += 1
@@ -187,7 +190,7 @@ def train(
             if progress is not None and (i % 10 == 0 or i == steps - 1):
                 if bad.item():  # syncs only every 10 steps
                     break
-                progress.step(epoch, recipe["epochs"], i, steps, loss.item(), n_img * world / (time.time() - t0))
+                progress.step(epoch, recipe.epochs, i, steps, loss.item(), n_img * world / (time.time() - t0))
         if bad.item():
             raise TrainingFailed(f"loss became {loss.item()} in epoch {epoch + 1}")
         opt.zero_grad(set_to_none=True)
@@ -200,7 +203,7 @@ def train(
                         "top1": top1, "top5": top5, "lr": opt.param_groups[0]["lr"],
                         "img_s": images / epoch_time, "time_s": epoch_time})
         if progress is not None:
-            progress.epoch(epoch, recipe["epochs"], history[-1])
+            progress.epoch(epoch, recipe.epochs, history[-1])
         if on_epoch is not None and ctx.main:
             on_epoch(history[-1])
         if checkpoint is not None and ctx.main:
@@ -215,7 +218,7 @@ def train(
     last = history[-1]
     evaluated = ema.module if ema is not None else model
     return TrainResult(
-        top1=last["top1"], top5=last["top5"], val_loss=last["val_loss"], epochs=recipe["epochs"],
+        top1=last["top1"], top5=last["top5"], val_loss=last["val_loss"], epochs=recipe.epochs,
         images_seen=images_seen, train_time_s=train_time, train_img_s=images_seen / max(train_time, 1e-9),
         eval_img_s=eval_img_s,
         peak_mem_mb=_peak_mem_mb(device), device=_device_name(device), history=history,

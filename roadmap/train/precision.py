@@ -9,6 +9,8 @@ numbers on every machine with the same precision, which the results row records.
 """
 from __future__ import annotations
 
+from enum import StrEnum
+
 import torch
 from torch import nn
 
@@ -17,13 +19,19 @@ def cpu_has_bf16() -> bool:
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def precision(amp: bool, device: torch.device) -> str:
-    """"bf16" (GPU), "bf16 except depthwise" (CPU with native bf16) or "fp32"."""
+class Precision(StrEnum):
+    """A results column and part of the cache key: the values stay as first written."""
+    FP32 = "fp32"
+    BF16 = "bf16"                                    # every op under autocast (GPU)
+    BF16_EXCEPT_DEPTHWISE = "bf16 except depthwise"  # a CPU with native bf16
+
+
+def precision(amp: bool, device: torch.device) -> Precision:
     if not amp:
-        return "fp32"
+        return Precision.FP32
     if device.type == "cuda":
-        return "bf16"
-    return "bf16 except depthwise" if device.type == "cpu" and cpu_has_bf16() else "fp32"
+        return Precision.BF16
+    return Precision.BF16_EXCEPT_DEPTHWISE if device.type == "cpu" and cpu_has_bf16() else Precision.FP32
 
 
 class Fp32Conv2d(nn.Conv2d):

@@ -1,17 +1,129 @@
-"""Training recipes: YAML shipped with the package (imagenet, proxy, smoke) or a user's file,
-with `--set key=value` overrides. A recipe is plain data; its hash keys the results cache."""
+"""Training recipes: YAML shipped with the package (imagenet, proxy, cpu-proxy, smoke) or a user's
+file, with `--set key=value` overrides, read into a frozen, typed `Recipe`. Its hash keys the
+results cache, so the hash is computed from the recipe as it was first written down (see `hash`)."""
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
 import math
+import re
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from roadmap import shipped
 from roadmap.errors import RoadmapError
+
+# old key -> its name today: the scale knobs carry the names of the results columns and of timm's
+# model kwargs everywhere; recipe files and --set still take the old names
+ALIASES = {"scale_width": "width_mult", "scale_depth": "depth_mult"}
+HASHED_AS = {new: old for old, new in ALIASES.items()}  # the hash keeps the names it was first made with
+
+
+class Sched(StrEnum):
+    """Learning-rate schedules (timm's create_scheduler_v2)."""
+    COSINE = "cosine"
+    TANH = "tanh"
+    STEP = "step"
+    MULTISTEP = "multistep"
+    PLATEAU = "plateau"
+    POLY = "poly"
+    CONSTANT = "constant"
+    ONECYCLE = "onecycle"  # the ConvMixer CIFAR-10 script's piecewise-linear cycle (roadmap.train.schedule)
+
+
+class AugmentImpl(StrEnum):
+    """Whose RandAugment `aa` names: timm's (any timm auto-augment string) or torchvision's
+    `RandAugment(num_ops=N, magnitude=M)` for "rand-nN-mM", a different op set and magnitude scale."""
+    TIMM = "timm"
+    TORCHVISION = "torchvision"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The build-time knobs (roadmap.arch.scale.scale_spec takes them by these names), one name each in
+    the recipe, the results columns and timm's model kwargs."""
+    width_mult: float = 1.0
+    depth_mult: float = 1.0
+    stem_stride: int | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One recipe, every value checked and canonical (`3e-3`, `0.003` and `3.0e-3` are one value)."""
+    name: str
+    epochs: int
+    warmup_epochs: int
+    batch_size: int
+    batch_per_device: int
+    opt: str
+    lr: float
+    betas: tuple[float, float]
+    weight_decay: float
+    sched: Sched
+    min_lr: float
+    warmup_lr: float
+    res: int | None
+    crop_pct: float
+    scale: tuple[float, float]
+    aa: str | None
+    mixup: float
+    cutmix: float
+    reprob: float
+    smoothing: float
+    drop_path: float | dict
+    clip_grad: float | None
+    ema: bool
+    ema_decay: float
+    amp: bool
+    workers: int
+    scaling: Scale
+    # settings added after the first results: optional, and left out of the hash at their defaults
+    mean: tuple[float, float, float] | None = None   # None: timm's ImageNet mean and std
+    std: tuple[float, float, float] | None = None
+    decay_norm_bias: bool = False
+    aa_impl: AugmentImpl = AugmentImpl.TIMM
+
+    def get(self, key: str) -> Any:
+        """A setting by its key (or old key) as plain data: what a recipe file or --set would say."""
+        key = ALIASES.get(key, key)
+        value = getattr(self.scaling, key) if key in SCALE_KEYS else getattr(self, key)
+        if isinstance(value, StrEnum):
+            return value.value
+        return list(value) if isinstance(value, tuple) else value
+
+    def as_dict(self) -> dict:
+        """Every setting under today's keys, and the name: what run.json records."""
+        return {**{k: self.get(k) for k in SCHEMA}, "name": self.name}
+
+    @property
+    def hash(self) -> str:
+        """What changes training outcomes (`workers` only changes speed), under the keys and in the
+        form the first recipes were hashed with, so renaming a key or typing a value keeps every
+        committed row cached."""
+        d = {HASHED_AS.get(k, k): self.get(k) for k in SCHEMA
+             if k != "workers" and not (k in OPTIONAL and self.get(k) == OPTIONAL[k])}
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+    def drop_path_rate(self, regime: str) -> float:
+        dp = self.drop_path
+        if isinstance(dp, dict):
+            return float(dp.get(regime, dp.get("default", 0.0)))
+        return float(dp)
+
+    def replace(self, **changes) -> "Recipe":
+        return dataclasses.replace(self, **changes)
+
+
+def scale_of(settings: dict) -> Scale:
+    """The scale of a recipe mapping as run.json records it, under today's keys or the old ones."""
+    get = lambda key: settings.get(key, settings.get(HASHED_AS.get(key, key)))  # noqa: E731
+    return Scale(float(get("width_mult")), float(get("depth_mult")), get("stem_stride"))
 
 
 def _read(path: Path) -> dict:
@@ -21,16 +133,15 @@ def _read(path: Path) -> dict:
     return data
 
 
-def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> dict:
-    """The recipe as a dict (name included), overrides applied, every value checked and made canonical
-    by the schema below (so `3e-3`, `0.003` and `3.0e-3` are one value with one hash)."""
+def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> Recipe:
+    """The recipe, overrides applied, every value checked and made canonical by the schema below."""
     path = shipped.find("recipe", name_or_path)
-    recipe = _read(path)
+    recipe = {ALIASES.get(k, k): v for k, v in _read(path).items()}
     for item in overrides or []:
         key, sep, value = item.partition("=")
         if not sep:
             raise RoadmapError(f"--set {item!r}: expected key=value, e.g. --set epochs=30")
-        key = key.strip()
+        key = ALIASES.get(key.strip(), key.strip())
         if key not in SCHEMA:
             raise RoadmapError(f"--set {item!r}: unknown setting {key!r}; known: {', '.join(SCHEMA)}")
         try:
@@ -40,6 +151,8 @@ def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> dict:
     unknown = sorted(set(recipe) - set(SCHEMA))
     if unknown:
         raise RoadmapError(f"recipe {path.stem}: unknown setting(s) {unknown}; known: {', '.join(SCHEMA)}")
+    for key, default in OPTIONAL.items():
+        recipe.setdefault(key, default)
     missing = sorted(set(SCHEMA) - set(recipe))
     if missing:
         raise RoadmapError(f"recipe {path.stem}: missing setting(s) {missing}")
@@ -49,8 +162,8 @@ def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> dict:
         except (TypeError, ValueError) as e:
             raise RoadmapError(f"recipe {path.stem}: {key} {e}, not {recipe[key]!r}") from None
     _check(recipe, path.stem)
-    recipe["name"] = path.stem
-    return recipe
+    scaling = Scale(**{k: recipe.pop(k) for k in SCALE_KEYS})
+    return Recipe(name=path.stem, scaling=scaling, **recipe)
 
 
 # --- the schema: key -> (check returning the canonical value, meaning) -------------------------
@@ -88,7 +201,7 @@ def _pair(check, ordered: bool = False):
         a, b = check(v[0]), check(v[1])
         if ordered and a > b:
             raise ValueError("must be a pair [low, high]")
-        return [a, b]
+        return (a, b)
     return pair
 
 
@@ -99,6 +212,21 @@ def _choice(options_fn):
             raise ValueError(f"must be one of {', '.join(map(str, options))}")
         return v
     return check
+
+
+def _enum(kind):
+    def check(v):
+        try:
+            return kind(v)
+        except ValueError:
+            raise ValueError(f"must be one of {', '.join(kind)}") from None
+    return check
+
+
+def _triple(v):
+    if not isinstance(v, (list, tuple)) or len(v) != 3:
+        raise TypeError("must be three numbers [r, g, b], or null")
+    return tuple(_float(0, open_lo=True)(x) for x in v)
 
 
 def _bool(v):
@@ -125,21 +253,33 @@ def _optimizer(v):
     return v
 
 
-SCHEDULERS = ("cosine", "tanh", "step", "multistep", "plateau", "poly", "constant")
-
-
 def _drop_path(v):
     if isinstance(v, dict):
         return {str(k): _float(0, 1)(x) for k, x in v.items()}
     return _float(0, 1)(v)
 
 
+TORCHVISION_RA = re.compile(r"rand-n(\d+)-m(\d+)")
+
+
+def torchvision_randaugment(aa: str) -> tuple[int, int]:
+    """(num_ops, magnitude) of "rand-nN-mM" for torchvision's RandAugment (magnitude 0..30)."""
+    m = TORCHVISION_RA.fullmatch(aa)
+    if m is None or int(m[2]) > 30:
+        raise ValueError(f"aa {aa!r}: torchvision's RandAugment takes rand-nN-mM with M from 0 to 30 "
+                         f"(aa_impl: torchvision)")
+    return int(m[1]), int(m[2])
+
+
 def _aa(v):
-    """A timm auto-augment string ("rand-m9-mstd0.5-inc1", "augmix-m5", "original", ...), checked by timm."""
+    """A timm auto-augment string ("rand-m9-mstd0.5-inc1", "augmix-m5", "original", ...), checked by timm;
+    with aa_impl torchvision, "rand-nN-mM" (checked in _check, which sees both keys)."""
     if v is None:
         return None
     if not isinstance(v, str):
         raise TypeError("must be a timm auto-augment string such as rand-m9-mstd0.5-inc1, or null")
+    if TORCHVISION_RA.fullmatch(v):
+        return v  # a form both libraries read; _check holds it to the chosen one
     from timm.data import create_transform
     try:
         create_transform(32, is_training=True, auto_augment=v)
@@ -156,14 +296,14 @@ SCHEMA = {
     "opt": (_optimizer, "optimizer, a name from timm's registry"),
     "lr": (_float(0, open_lo=True), "peak learning rate at batch_size"),
     "betas": (_pair(_float(0, 1)), "Adam betas [b1, b2]"),
-    "weight_decay": (_float(0), "decoupled weight decay (none on norms and biases)"),
-    "sched": (_choice(lambda: SCHEDULERS), "learning-rate schedule (timm's create_scheduler_v2)"),
+    "weight_decay": (_float(0), "decoupled weight decay (none on norms and biases unless decay_norm_bias)"),
+    "sched": (_enum(Sched), "learning-rate schedule: timm's create_scheduler_v2, or onecycle (ConvMixer's)"),
     "min_lr": (_float(0), "final learning rate"),
     "warmup_lr": (_float(0), "learning rate warmup starts from"),
     "res": (_optional(_int(8)), "training and eval resolution; null: the data's own"),
     "crop_pct": (_float(0, 1, open_lo=True), "eval: resize to res / crop_pct, centre crop res"),
     "scale": (_pair(_float(0, 1, open_lo=True), ordered=True), "random-resized-crop area range"),
-    "aa": (_aa, "RandAugment / AutoAugment string for timm, or null"),
+    "aa": (_aa, "RandAugment / AutoAugment string (timm's; rand-nN-mM with aa_impl torchvision), or null"),
     "mixup": (_float(0), "mixup alpha (0: off)"),
     "cutmix": (_float(0), "cutmix alpha (0: off)"),
     "reprob": (_float(0, 1), "random erasing probability"),
@@ -174,10 +314,16 @@ SCHEMA = {
     "ema_decay": (_float(0, 1), "EMA decay"),
     "amp": (_bool, "bf16 autocast where the device computes bf16 natively"),
     "workers": (_int(0), "DataLoader workers per process (per-sample pipeline only)"),
-    "scale_width": (_float(0, open_lo=True), "width multiplier applied at build time"),
-    "scale_depth": (_float(0, open_lo=True), "depth multiplier applied at build time"),
+    "width_mult": (_float(0, open_lo=True), "width multiplier applied at build time"),
+    "depth_mult": (_float(0, open_lo=True), "depth multiplier applied at build time"),
     "stem_stride": (_optional(_choice(lambda: (1, 2, 4))), "the stem's total stride for small images, or null"),
+    "mean": (_optional(_triple), "normalisation mean [r, g, b] in 0..1; null: ImageNet's"),
+    "std": (_optional(_triple), "normalisation std [r, g, b]; null: ImageNet's"),
+    "decay_norm_bias": (_bool, "weight decay on norms and biases too (torch's AdamW on all parameters)"),
+    "aa_impl": (_enum(AugmentImpl), "whose RandAugment aa names: timm, or torchvision (rand-nN-mM)"),
 }
+OPTIONAL = {"mean": None, "std": None, "decay_norm_bias": False, "aa_impl": AugmentImpl.TIMM.value}
+SCALE_KEYS = tuple(f.name for f in dataclasses.fields(Scale))
 
 
 def _check(r: dict, name: str) -> None:
@@ -187,16 +333,15 @@ def _check(r: dict, name: str) -> None:
                            f"{r['batch_per_device']}")
     if r["warmup_epochs"] > r["epochs"]:
         raise RoadmapError(f"recipe {name}: warmup_epochs {r['warmup_epochs']} must be at most epochs {r['epochs']}")
-
-
-def drop_path_rate(recipe: dict, regime: str) -> float:
-    dp = recipe["drop_path"]
-    if isinstance(dp, dict):
-        return float(dp.get(regime, dp.get("default", 0.0)))
-    return float(dp)
-
-
-def recipe_hash(recipe: dict) -> str:
-    """What changes training outcomes; `workers` only changes speed."""
-    d = {k: v for k, v in recipe.items() if k not in ("name", "workers")}
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    if r["sched"] is Sched.ONECYCLE and (r["warmup_epochs"] or r["min_lr"] or r["warmup_lr"]):
+        raise RoadmapError(f"recipe {name}: the onecycle schedule warms up and ends at 0 by itself; set "
+                           f"warmup_epochs, min_lr and warmup_lr to 0")
+    if (r["mean"] is None) != (r["std"] is None):
+        raise RoadmapError(f"recipe {name}: set mean and std together (or neither, for ImageNet's)")
+    if r["aa_impl"] is AugmentImpl.TORCHVISION:
+        if r["aa"] is None:
+            raise RoadmapError(f"recipe {name}: aa_impl torchvision needs aa rand-nN-mM")
+        try:
+            torchvision_randaugment(r["aa"])
+        except ValueError as e:
+            raise RoadmapError(f"recipe {name}: {e}") from None
