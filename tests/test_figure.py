@@ -335,3 +335,23 @@ def test_curves_of_a_folder_of_two_roadmaps_are_drawn_one_roadmap_at_a_time(repo
     from roadmap.present.curves import curve_table
     assert set(curve_table(folder, roadmap="convnext-t-step7-split")["step"]) == {"step6.ln", "step7.ds", "step7.ls",
                                                                                  "step7"}
+
+
+def test_the_paper_column_names_where_the_roadmap_was_published_and_a_long_subtitle_wraps(tmp_path, monkeypatch):
+    """ConvMixer's number is its authors' CIFAR-10 one, not an ImageNet figure; the subtitle of a
+    run with many overrides breaks into two lines rather than running off the page."""
+    from roadmap.present import figure
+    from roadmap.present.figure_kit import SUBTITLE_CHARS
+    folder = write_results(tmp_path / "cm", roadmap="convmixer", regime="ConvMixer", failed=None,
+                           run={"step0": (91.0, 92.0)})
+    df = pd.read_csv(folder / "results.csv")
+    df["paper_top1"], df["recipe_overrides"] = 92.5, " ".join(f"key{k}=value{k}" for k in range(8))
+    df.to_csv(folder / "results.csv", index=False)
+    drawn = []
+    monkeypatch.setattr(figure, "save", lambda fig, path, dpi: drawn.append(fig) or path)
+    draw_results(folder, tmp_path / "cm.png")
+    texts = [t.get_text() for ax in drawn[0].axes for t in ax.texts]
+    assert "paper top-1\n(CIFAR-10)" in texts and not [t for t in texts if "ImageNet" in t]
+    sub = next(t.get_text() for t in drawn[0].texts if "key0=value0" in t.get_text())
+    assert sub.count("\n") == 1 and all(len(line) <= SUBTITLE_CHARS for line in sub.split("\n"))
+    assert load("convnext-t").paper_data == "ImageNet" and load("convmixer").paper_data == "CIFAR-10"

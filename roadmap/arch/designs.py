@@ -63,7 +63,7 @@ def derive(rm: Roadmap, design: str) -> Roadmap:
             spec=spec.replace(name=f"{with_design(rm.name, design)}:{vid}"),
         ))
     return Roadmap(name=with_design(rm.name, design), title=f"{rm.title}, {design}", regime=rm.regime, base=rm.base,
-                   reference=rm.reference, steps=steps, path=rm.path, skipped=skipped)
+                   reference=rm.reference, steps=steps, path=rm.path, skipped=skipped, paper_data=rm.paper_data)
 
 
 class _Skip(Exception):

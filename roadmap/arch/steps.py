@@ -18,7 +18,7 @@ from roadmap.arch.transforms import TRANSFORMS, NotApplicable
 from roadmap.errors import RoadmapError
 
 STEP_KEYS = {"id", "group", "label", "transforms", "adopted", "paper", "note", "timm"}
-ROADMAP_KEYS = {"name", "title", "regime", "base", "reference", "steps", "note"}
+ROADMAP_KEYS = {"name", "title", "regime", "base", "reference", "steps", "note", "paper_data"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Roadmap:
     steps: list[Step]
     path: Path
     skipped: dict[str, str] = field(default_factory=dict)  # variant id -> why it cannot be built (designs)
+    paper_data: str = "ImageNet"  # where the steps' published numbers were measured
 
     @property
     def ids(self) -> list[str]:
@@ -118,6 +119,7 @@ def parse(data: Any, path: Path) -> Roadmap:
         name=str(data.get("name", path.stem)), title=str(data.get("title", path.stem)),
         regime=str(data.get("regime", regime)), base=data["base"],
         reference=dict(data.get("reference") or {}), steps=steps, path=path,
+        paper_data=str(data.get("paper_data", "ImageNet")),
     )
 
 

@@ -209,7 +209,8 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
                               color=DARK_GRAY)
     heads = [(cols[0], "Δ prev. adopted\n[95% CI, paired]", "center"), (cols[2], "FLOPs\n(run)", "right")]
     if has_paper:
-        heads.insert(1, (cols[1], "paper top-1\n(ImageNet)", "left"))
+        paper_data = rms[regimes[0]].paper_data if regimes[0] in rms else "ImageNet"
+        heads.insert(1, (cols[1], f"paper top-1\n({paper_data})", "left"))
     for x, text, ha in heads:
         ax_right.text(x, -0.95, text, ha=ha, va="center", fontsize=8.5, fontweight="bold")
     ax.set_xlabel(f"top-1 accuracy (%) on {facts['data']}", fontsize=10)
@@ -223,7 +224,8 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
         handles.append(Patch(facecolor="white", edgecolor=DARK_GRAY, hatch="////", label="not adopted"))
     if max_n > 1:
         handles.append(Line2D([], [], color=INK, marker="|", markersize=8, label="95% CI over seeds (t)"))
-    handles.append(Patch(facecolor="white", edgecolor="white", label="≈ grey Δ: within seed noise"))
+    if rows["delta"].notna().any():
+        handles.append(Patch(facecolor="white", edgecolor="white", label="≈ grey Δ: within seed noise"))
     if rows["missing"].any():
         handles.append(Patch(facecolor="white", edgecolor="#B0B0B0", linestyle=(0, (3, 3)), label="not run"))
     if (~rows["missing"] & rows["value"].isna()).any():

@@ -11,6 +11,7 @@ from roadmap.errors import RoadmapError
 
 FORMATS = ("png", "svg", "pdf")
 GRAY, DARK_GRAY, INK = "#C4C4C4", "#707070", "#222222"
+SUBTITLE_CHARS = 150  # at 9.5 pt, what the narrowest figure (12 in) holds on one line
 
 
 def flops(gflops: float) -> str:
@@ -25,7 +26,14 @@ def subtitle(f: dict) -> str:
         parts.append(f"{f['epochs']} epoch{'' if str(f['epochs']) == '1' else 's'}")
     n = len(f["seeds"].split(", "))
     parts += [f"{n} seed{'s' if n > 1 else ''} ({f['seeds']})", f["device"]]
-    return "  ·  ".join(p for p in parts if p)
+    lines = [""]
+    for part in (short(p, SUBTITLE_CHARS) for p in parts if p):  # a part longer than a line ends in …
+        joined = f"{lines[-1]}  ·  {part}" if lines[-1] else part
+        if len(joined) <= SUBTITLE_CHARS or not lines[-1]:
+            lines[-1] = joined
+        else:  # too wide for the figure: the rest on the next line
+            lines.append(part)
+    return "\n".join(lines)
 
 
 def signed(x: float) -> str:
