@@ -71,3 +71,4 @@ def test_a_later_setting_enters_the_hash_only_away_from_its_default():
 def test_the_later_settings_are_checked_together(sets, message):
     with pytest.raises(RoadmapError, match=message):
         load_recipe("smoke", sets)
+

@@ -77,11 +77,7 @@ _FLAGS = ("avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
 def cpu_capability() -> str:
     """torch's CPU dispatch level (DEFAULT, AVX2, AVX512, ...) and the bf16 / AMX flags the CPU has."""
     import torch
+    from roadmap.train.precision import cpu_flags
     level = torch.backends.cpu.get_cpu_capability()
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        flags = []
-    extra = [f for f in _FLAGS if f in flags]
+    extra = [f for f in _FLAGS if f in cpu_flags()]
     return f"{level} ({' '.join(extra)})" if extra else level

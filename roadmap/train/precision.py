@@ -10,13 +10,27 @@ numbers on every machine with the same precision, which the results row records.
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import lru_cache
 
 import torch
 from torch import nn
 
 
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's instruction-set flags from /proc/cpuinfo (Linux); none where the kernel gives none."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return frozenset(next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), []))
+    except OSError:
+        return frozenset()
+
+
 def cpu_has_bf16() -> bool:
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    """Native bf16 math for oneDNN: the avx512_bf16 or amx_bf16 flag (torch has no public query; its
+    private one also says yes where bf16 is only emulated on AVX-512, which is slower than fp32).
+    Without /proc/cpuinfo (macOS, Windows) the answer is no, and the rows say fp32."""
+    return torch.backends.mkldnn.is_available() and bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 class Precision(StrEnum):
