@@ -64,6 +64,8 @@ class Network(FeatureTaps, nn.Module):
         self.feature_info = feature_info(spec)
         self.output_fmt = output_fmt(spec)
         self.grad_checkpointing = False
+        if next(self.parameters()).is_meta:  # no values to set (counting, timm's device="meta"); on meta the
+            return                       # init ops run as Python decompositions, a third of a count's time
         if spec.init == "trunc_normal":
             self.apply(_trunc_normal)
         elif spec.init == "resnet":
