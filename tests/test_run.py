@@ -552,6 +552,15 @@ def test_a_bare_command_prints_its_help_and_version_works(capsys):
     assert stop.value.code == 0 and capsys.readouterr().out.startswith("roadmap ")
 
 
+@pytest.mark.parametrize("command", ["run", "recipe"])
+def test_the_help_names_every_shipped_recipe(command, capsys):
+    from roadmap import shipped
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = "".join(capsys.readouterr().out.split())  # argparse wraps at hyphens too
+    assert all(name in text for name in shipped.names("recipe")), text
+
+
 def test_a_sweep_trains_every_variant_under_each_value_into_one_folder(tmp_path, capsys):
     out = tmp_path / "sweep"
     args = ["run", "--upto", "step1", "--data", DATA, "--out", str(out), "--jobs", "1", "--threads", "1",

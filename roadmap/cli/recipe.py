@@ -7,7 +7,7 @@ def register(sub, name: str, help: str):
                                                     "path) with its value and meaning; change any of them with "
                                                     "`roadmap run --set KEY=VALUE`.")
     s.add_argument("recipe", nargs="?", default="smoke",
-                   help="smoke (default), cpu-proxy, proxy, imagenet or a YAML path")
+                   help="smoke (default), cpu-proxy, proxy, imagenet, convmixer-cifar10 or a YAML path")
     s.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                    help="show the recipe with this override applied (repeatable)")
     s.set_defaults(fn=show)

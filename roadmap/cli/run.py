@@ -32,7 +32,8 @@ def register(sub, name: str, help: str):
     s.add_argument("--design", default="path", choices=DESIGNS, help=DESIGN_HELP)
     s.add_argument("--recipe", default="smoke", help="smoke (default, 2-core CPU, minutes), cpu-proxy (CIFAR-10 on a "
                                                      "2-core CPU, hours), proxy (one GPU, 32-64 px), imagenet (the "
-                                                     "paper's Table 5), or a recipe YAML path")
+                                                     "paper's Table 5), convmixer-cifar10 (the ConvMixer authors' "
+                                                     "CIFAR-10 script, for --roadmap convmixer), or a recipe YAML path")
     s.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                    help="override a recipe value, e.g. --set epochs=30 (repeatable)")
     s.add_argument("--sweep", metavar="KEY=V1,V2", action="append", default=[],
