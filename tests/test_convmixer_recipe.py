@@ -9,11 +9,15 @@ import torch
 import torchvision.transforms as T
 from PIL import Image
 
+from roadmap.arch.bases import base
+from roadmap.arch.network import build
+from roadmap.arch.scale import scale_spec
 from roadmap.cli import main
 from roadmap.train.augment import image_transforms
-from roadmap.train.loop import Pipeline, pipeline
+from roadmap.train.data import load_data
+from roadmap.train.loop import Pipeline, pipeline, train
+from roadmap.train.optim import optimizer
 from roadmap.train.recipe import load_recipe
-from roadmap.train.schedule import lr_schedule
 
 RECIPE = load_recipe("convmixer-cifar10")
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2471, 0.2435, 0.2616)  # train.py
@@ -24,18 +28,27 @@ def _images(n=24, seed=0):
     return [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(n)]
 
 
-def test_the_schedule_is_the_scripts_at_every_update():
-    epochs, per_epoch = RECIPE.epochs, 97
+def test_the_trainer_steps_at_the_scripts_rate_every_update(monkeypatch):
+    """The rate at each optimizer step of a real training run (5 epochs of 2 updates) is the script's
+    lr_schedule(epoch + (i + 1) / updates_per_epoch), the first step included and the last at 0."""
+    seen = []
+    step = torch.optim.AdamW.step
+
+    def record(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", record)
+    recipe = RECIPE.replace(epochs=5, batch_size=50, batch_per_device=50)
+    data = load_data("embedded:10")  # 100 training images: 2 updates an epoch
+    spec = scale_spec(base("convmixer_256_8"), width_mult=0.125, depth_mult=0.25)
+    train(lambda: build(spec, data.num_classes, img_size=32), data, recipe, seed=0)
+    epochs, per_epoch = recipe.epochs, len(data.train) // recipe.batch_size
     script = lambda t: np.interp([t], [0, epochs * 2 // 5, epochs * 4 // 5, epochs],  # noqa: E731
-                                 [0, RECIPE.lr, RECIPE.lr / 20.0, 0])[0]
-    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=RECIPE.lr)
-    sched, n = lr_schedule(opt, RECIPE, per_epoch), 0
-    for epoch in range(epochs):
-        for i in range(per_epoch):
-            assert opt.param_groups[0]["lr"] == pytest.approx(script(epoch + (i + 1) / per_epoch), rel=1e-12, abs=1e-15)
-            n += 1
-            sched.step_update(n)
-    assert RECIPE.lr == 0.05 and script(10) == 0.05 and script(20) == 0.0025
+                                 [0, recipe.lr, recipe.lr / 20.0, 0])[0]
+    want = [script(e + (i + 1) / per_epoch) for e in range(epochs) for i in range(per_epoch)]
+    assert len(seen) == len(want) == 10 and seen == pytest.approx(want, rel=1e-12, abs=1e-15)
+    assert seen[-1] == 0.0 and max(seen) == recipe.lr  # the peak at 2/5 of the epochs
 
 
 def test_the_train_transform_is_the_scripts():
@@ -72,16 +85,17 @@ def test_eval_is_the_scripts_and_the_rest_of_the_recipe_too():
 
 
 def test_weight_decay_reaches_every_parameter_as_in_the_script():
-    from timm.optim import create_optimizer_v2
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8))
-    ours = create_optimizer_v2(model, opt=RECIPE.opt, lr=RECIPE.lr, weight_decay=RECIPE.weight_decay,
-                               betas=RECIPE.betas, filter_bias_and_bn=not RECIPE.decay_norm_bias)
+    """The trainer's optimizer for this recipe is the script's AdamW(model.parameters(), lr, wd):
+    one group holding every parameter, BatchNorm and biases included, with the same settings."""
+    model = build(base("convmixer_256_8"), num_classes=10)
+    ours = optimizer(model, RECIPE)
     theirs = torch.optim.AdamW(model.parameters(), lr=RECIPE.lr, weight_decay=RECIPE.weight_decay)
-    assert type(ours) is type(theirs) and len(ours.param_groups) == 1
+    assert type(ours) is type(theirs)
     (group,), (their_group,) = ours.param_groups, theirs.param_groups
-    assert group["params"] == their_group["params"] == list(model.parameters())  # BN and biases too
+    assert group["params"] == their_group["params"] == list(model.parameters())
     settings = lambda g: {k: v for k, v in g.items() if k not in ("params", "initial_lr")}  # noqa: E731
     assert settings(group) == settings(their_group) and group["weight_decay"] == 0.005
+    assert len(optimizer(model, RECIPE.replace(decay_norm_bias=False)).param_groups) == 2  # timm's rule
 
 
 def test_the_convmixer_roadmap_trains_under_the_recipe(tmp_path):
@@ -91,6 +105,7 @@ def test_the_convmixer_roadmap_trains_under_the_recipe(tmp_path):
             "--set", "depth_mult=0.25", "--out", str(out), "--quiet"]
     assert main(args) == 0
     row = pd.read_csv(out / "results.csv").iloc[0]
-    assert row["status"] == "ok" and row["pipeline"] == Pipeline.PER_SAMPLE and row["params"] < 594_186
-    from roadmap.train.data import load_data
+    sets = [args[k + 1] for k, a in enumerate(args) if a == "--set"]
+    assert row["status"] == "ok" and row["pipeline"] == Pipeline.PER_SAMPLE
+    assert row["recipe_hash"] == load_recipe("convmixer-cifar10", sets).hash and row["recipe"] == "convmixer-cifar10"
     assert pipeline(load_data("embedded:10"), RECIPE) is Pipeline.PER_SAMPLE  # RandAugment has no batched path

@@ -288,7 +288,8 @@ def test_isotropic_transforms_are_pure():
 
 def test_convmixer_256_8_is_the_authors_cifar10_network():
     """locuslab/convmixer-cifar10's ConvMixer(256, 8, kernel_size=5, patch_size=2), written out as its
-    train.py builds it: the same parameters in the same order, and loaded by position the same outputs."""
+    train.py builds it: the same parameters in the same order, the same initial weights from the same
+    seed, and loaded by position the same outputs."""
     from torch import nn
 
     class Residual(nn.Module):
@@ -300,15 +301,19 @@ def test_convmixer_256_8_is_the_authors_cifar10_network():
             return self.fn(x) + x
 
     dim, depth, k, p = 256, 8, 5, 2
+    torch.manual_seed(0)
     theirs = nn.Sequential(
         nn.Conv2d(3, dim, kernel_size=p, stride=p), nn.GELU(), nn.BatchNorm2d(dim),
         *[nn.Sequential(Residual(nn.Sequential(nn.Conv2d(dim, dim, k, groups=dim, padding="same"), nn.GELU(),
                                                nn.BatchNorm2d(dim))),
                         nn.Conv2d(dim, dim, kernel_size=1), nn.GELU(), nn.BatchNorm2d(dim)) for _ in range(depth)],
         nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(dim, 10)).eval()
+    torch.manual_seed(0)
     ours = roadmap.build(base("convmixer_256_8"), num_classes=10).eval()
     a, b = theirs.state_dict(), ours.state_dict()
     assert [v.shape for v in a.values()] == [v.shape for v in b.values()]
+    # the script keeps PyTorch's default init: the same seed gives the same initial weights
+    assert all(torch.equal(u, v) for u, v in zip(a.values(), b.values()))
     assert sum(p.numel() for p in ours.parameters()) == 594186
     torch.manual_seed(0)
     for v in a.values():

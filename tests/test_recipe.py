@@ -72,3 +72,29 @@ def test_the_later_settings_are_checked_together(sets, message):
     with pytest.raises(RoadmapError, match=message):
         load_recipe("smoke", sets)
 
+
+
+def test_both_spellings_of_a_setting_are_one_sentence(tmp_path):
+    both = tmp_path / "both.yaml"
+    both.write_text(shipped.find("recipe", "smoke").read_text() + "scale_width: 0.5\n")
+    with pytest.raises(RoadmapError, match="scale_width and width_mult are one setting"):
+        load_recipe(str(both))
+
+
+def test_replace_checks_and_canonicalises_as_a_file_does():
+    r = load_recipe("smoke")
+    assert r.replace(lr=1).lr == 1.0 and r.replace(lr=1).hash == load_recipe("smoke", ["lr=1.0"]).hash
+    assert r.replace(sched="tanh").sched is Sched.TANH
+    with pytest.raises(RoadmapError, match="lr must be a number above 0"):
+        r.replace(lr=-1)
+
+
+def test_an_old_name_in_set_is_labelled_under_todays(tmp_path):
+    from roadmap.runs.runner import RunConfig, study, sweep_studies
+    cfg = RunConfig(recipe="smoke", overrides=["scale_width=0.5"], out=str(tmp_path))
+    assert study(cfg).overrides == "width_mult=0.5"
+    swept = RunConfig(recipe="smoke", sweep=["scale_width=0.25,0.5"], out=str(tmp_path))
+    assert [s.sweep for s in sweep_studies(swept)] == ["width_mult=0.25", "width_mult=0.5"]
+    with pytest.raises(RoadmapError, match="already set with --set"):
+        sweep_studies(RunConfig(recipe="smoke", overrides=["scale_width=0.5"], sweep=["width_mult=0.25,1"],
+                                out=str(tmp_path)))

@@ -40,7 +40,7 @@ from roadmap.train import distributed
 from roadmap.train.data import DataSplits, data_name, load_data
 from roadmap.train.loop import TrainingFailed, pipeline, train
 from roadmap.train.precision import precision
-from roadmap.train.recipe import Recipe, load_recipe
+from roadmap.train.recipe import Recipe, canonical_key, load_recipe
 
 
 @dataclass
@@ -98,7 +98,7 @@ class Study:
 def study(cfg: RunConfig, sweep: str = "") -> Study:
     rm = load(cfg.roadmap, cfg.design)
     recipe = load_recipe(cfg.recipe, cfg.overrides)
-    keys = dict.fromkeys(item.partition("=")[0].strip() for item in cfg.overrides)
+    keys = dict.fromkeys(canonical_key(item.partition("=")[0]) for item in cfg.overrides)  # today's names
     overrides = " ".join(f"{k}={json.dumps(recipe.get(k))}" for k in keys)
     out = Path(cfg.out) if cfg.out else default_out(rm, recipe, data_name(cfg.data))
     return Study(cfg, rm, recipe, overrides, out, sweep)
@@ -121,11 +121,11 @@ def sweep_studies(cfg: RunConfig) -> list[Study]:
     checked before any data loads; the label is canonical, as a row's recipe_overrides are."""
     if not cfg.sweep:
         return [study(cfg)]
-    set_keys = {item.partition("=")[0].strip() for item in cfg.overrides}
+    set_keys = {canonical_key(item.partition("=")[0]) for item in cfg.overrides}
     axes: list[tuple[str, list[str]]] = []
     for item in cfg.sweep:
         key, sep, text = item.partition("=")
-        key = key.strip()
+        key = canonical_key(key)
         values = _split_values(text) if sep else []
         if not key or not values or "" in values:
             raise RoadmapError(f"--sweep {item!r}: expected KEY=V1,V2,... (e.g. --sweep epochs=10,30)")

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from timm.data import Mixup
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
-from timm.optim import create_optimizer_v2
 from timm.utils import ModelEmaV3, accuracy
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -33,7 +32,7 @@ from roadmap.train.data import DataSplits
 from roadmap.train.loaders import PerSampleBatches
 from roadmap.train.precision import Precision, keep_depthwise_fp32, precision
 from roadmap.train.recipe import Recipe
-from roadmap.train.schedule import lr_schedule
+from roadmap.train.optim import lr_schedule, optimizer
 
 
 class TrainingFailed(Exception):
@@ -132,8 +131,7 @@ def train(
     train_batches = feed(data.train, per_device, device, recipe, res, train=True, rank=ctx.rank, world=world)
     val_batches = feed(data.val, per_device, device, recipe, res, train=False, rank=ctx.rank, world=world)
 
-    opt = create_optimizer_v2(model, opt=recipe.opt, lr=recipe.lr, weight_decay=recipe.weight_decay,
-                              betas=recipe.betas, filter_bias_and_bn=not recipe.decay_norm_bias)
+    opt = optimizer(model, recipe)
     sched = lr_schedule(opt, recipe, updates_per_epoch=max(1, len(train_batches) // accum))
     mixup = None
     if recipe.mixup > 0 or recipe.cutmix > 0:

@@ -117,12 +117,22 @@ class Recipe:
         return float(dp)
 
     def replace(self, **changes) -> "Recipe":
-        return dataclasses.replace(self, **changes)
+        """A copy with these settings changed, checked and made canonical as a file's are."""
+        return from_settings({**self.as_dict(), **changes})
+
+
+def canonical_key(key: str) -> str:
+    """Today's name of a setting (an old name maps to it)."""
+    return ALIASES.get(key.strip(), key.strip())
 
 
 def scale_of(settings: dict) -> Scale:
     """The scale of a recipe mapping as run.json records it, under today's keys or the old ones."""
-    get = lambda key: settings.get(key, settings.get(HASHED_AS.get(key, key)))  # noqa: E731
+    def get(key):
+        value = settings.get(key, settings.get(HASHED_AS.get(key, key)))
+        if value is None and key != "stem_stride":
+            raise RoadmapError(f"a recorded recipe has no {key} (nor its old name {HASHED_AS[key]})")
+        return value
     return Scale(float(get("width_mult")), float(get("depth_mult")), get("stem_stride"))
 
 
@@ -136,34 +146,46 @@ def _read(path: Path) -> dict:
 def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> Recipe:
     """The recipe, overrides applied, every value checked and made canonical by the schema below."""
     path = shipped.find("recipe", name_or_path)
-    recipe = {ALIASES.get(k, k): v for k, v in _read(path).items()}
+    raw = _read(path)
+    both = [old for old, new in ALIASES.items() if old in raw and new in raw]
+    if both:
+        raise RoadmapError(f"recipe {path.stem}: {both[0]} and {ALIASES[both[0]]} are one setting (the old name "
+                           f"and today's); keep {ALIASES[both[0]]}")
+    recipe = {ALIASES.get(k, k): v for k, v in raw.items()}
     for item in overrides or []:
         key, sep, value = item.partition("=")
         if not sep:
             raise RoadmapError(f"--set {item!r}: expected key=value, e.g. --set epochs=30")
-        key = ALIASES.get(key.strip(), key.strip())
+        key = canonical_key(key)
         if key not in SCHEMA:
             raise RoadmapError(f"--set {item!r}: unknown setting {key!r}; known: {', '.join(SCHEMA)}")
         try:
             recipe[key] = yaml.safe_load(value)
         except yaml.YAMLError:
             raise RoadmapError(f"--set {item!r}: the value is not valid YAML") from None
+    return from_settings({**recipe, "name": path.stem})
+
+
+def from_settings(settings: dict) -> Recipe:
+    """A Recipe from a mapping of settings under today's keys and a name, every value checked."""
+    recipe = dict(settings)
+    name = recipe.pop("name")
     unknown = sorted(set(recipe) - set(SCHEMA))
     if unknown:
-        raise RoadmapError(f"recipe {path.stem}: unknown setting(s) {unknown}; known: {', '.join(SCHEMA)}")
+        raise RoadmapError(f"recipe {name}: unknown setting(s) {unknown}; known: {', '.join(SCHEMA)}")
     for key, default in OPTIONAL.items():
         recipe.setdefault(key, default)
     missing = sorted(set(SCHEMA) - set(recipe))
     if missing:
-        raise RoadmapError(f"recipe {path.stem}: missing setting(s) {missing}")
+        raise RoadmapError(f"recipe {name}: missing setting(s) {missing}")
     for key, (check, _) in SCHEMA.items():
         try:
             recipe[key] = check(recipe[key])
         except (TypeError, ValueError) as e:
-            raise RoadmapError(f"recipe {path.stem}: {key} {e}, not {recipe[key]!r}") from None
-    _check(recipe, path.stem)
+            raise RoadmapError(f"recipe {name}: {key} {e}, not {recipe[key]!r}") from None
+    _check(recipe, name)
     scaling = Scale(**{k: recipe.pop(k) for k in SCALE_KEYS})
-    return Recipe(name=path.stem, scaling=scaling, **recipe)
+    return Recipe(name=name, scaling=scaling, **recipe)
 
 
 # --- the schema: key -> (check returning the canonical value, meaning) -------------------------
@@ -323,6 +345,12 @@ SCHEMA = {
     "aa_impl": (_enum(AugmentImpl), "whose RandAugment aa names: timm, or torchvision (rand-nN-mM)"),
 }
 OPTIONAL = {"mean": None, "std": None, "decay_norm_bias": False, "aa_impl": AugmentImpl.TIMM.value}
+# Every setting is one the first results were hashed with, or an optional one whose default leaves
+# those hashes alone: a new setting must join OPTIONAL, or every cached row would retrain.
+FIRST = ("epochs", "warmup_epochs", "batch_size", "batch_per_device", "opt", "lr", "betas", "weight_decay", "sched",
+         "min_lr", "warmup_lr", "res", "crop_pct", "scale", "aa", "mixup", "cutmix", "reprob", "smoothing",
+         "drop_path", "clip_grad", "ema", "ema_decay", "amp", "workers", "width_mult", "depth_mult", "stem_stride")
+assert set(SCHEMA) == set(FIRST) | set(OPTIONAL) and not set(FIRST) & set(OPTIONAL), "a new setting must be OPTIONAL"
 SCALE_KEYS = tuple(f.name for f in dataclasses.fields(Scale))
 
 

@@ -1,8 +1,11 @@
-"""The learning-rate schedule of a recipe: timm's create_scheduler_v2, or the one-cycle schedule of
-the ConvMixer authors' CIFAR-10 script, which timm does not have."""
+"""The optimizer and learning-rate schedule of a recipe: timm's create_optimizer_v2 and
+create_scheduler_v2, or the one-cycle schedule of the ConvMixer authors' CIFAR-10 script, which timm
+does not have."""
 from __future__ import annotations
 
 import numpy as np
+from torch import nn
+from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
 from timm.scheduler.scheduler import Scheduler
 
@@ -24,6 +27,14 @@ class OneCycleLinear(Scheduler):
     def _get_lr(self, t: int) -> list[float]:
         x = (t + 1) / self.updates_per_epoch
         return [float(np.interp(x, self.knots, [0.0, v, v / 20.0, 0.0])) for v in self.base_values]
+
+
+def optimizer(model: nn.Module, recipe: Recipe):
+    """timm's rule: no weight decay on norms, biases, a ViT's class token and position embedding;
+    with decay_norm_bias, norms and biases decay too, as under torch's AdamW over model.parameters()
+    (the ConvMixer script); the two embeddings never do."""
+    return create_optimizer_v2(model, opt=recipe.opt, lr=recipe.lr, weight_decay=recipe.weight_decay,
+                               betas=recipe.betas, filter_bias_and_bn=not recipe.decay_norm_bias)
 
 
 def lr_schedule(opt, recipe: Recipe, updates_per_epoch: int) -> Scheduler:
