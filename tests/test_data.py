@@ -69,6 +69,17 @@ def test_load_embedded(embedded):
     assert isinstance(label, int) and label == d.val.y[0]
 
 
+def test_the_embedded_set_is_generated_once_and_handed_out_as_copies(monkeypatch):
+    import roadmap.train.data.load as load
+    first = load_data("embedded:3")
+    monkeypatch.setattr(load, "make_embedded", lambda *a: pytest.fail("generated again"))
+    first.train.x[:] = 0  # a run that altered its arrays
+    first.val.y[:] = 0
+    again = load_data("embedded:3")
+    assert again.fingerprint == first.fingerprint and again.train.x.any() and again.val.y.any()
+    assert again.train.x is not first.train.x and again.classes is not first.classes
+
+
 def test_transform_applies(embedded):
     embedded.train.transform = lambda im: np.asarray(im).sum()
     try:

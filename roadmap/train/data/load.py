@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 from roadmap.train.data.arrays import ArrayDataset
@@ -73,8 +74,17 @@ def data_name(source: str | os.PathLike) -> str:
 
 
 def load_embedded(n_train_per_class: int = 500) -> DataSplits:
-    x_train, y_train, x_val, y_val, classes = make_embedded(n_train_per_class)
+    (x_train, y_train, x_val, y_val, classes), fingerprint = _generated(n_train_per_class)
+    x_train, y_train, x_val, y_val = (a.copy() for a in (x_train, y_train, x_val, y_val))
     return DataSplits(
         train=ArrayDataset(x_train, y_train, classes), val=ArrayDataset(x_val, y_val, classes),
-        num_classes=len(classes), classes=classes, image_size=x_train.shape[1], name=EMBEDDED,
-        fingerprint=arrays_fingerprint(x_train, y_train, x_val, y_val, classes), in_memory=True)
+        num_classes=len(classes), classes=list(classes), image_size=x_train.shape[1], name=EMBEDDED,
+        fingerprint=fingerprint, in_memory=True)
+
+
+@lru_cache(maxsize=2)
+def _generated(n_train_per_class: int) -> tuple[tuple, str]:
+    """Generated and fingerprinted once per process (1-4 s each time otherwise: a notebook or a test
+    session calls run() many times); load_embedded hands out copies, so no run alters another's."""
+    arrays = make_embedded(n_train_per_class)
+    return arrays, arrays_fingerprint(*arrays)
