@@ -1,4 +1,4 @@
-"""Several variants at once on one machine: a spawn-context process pool, one variant per task.
+"""Several variants at once on one machine: a forkserver-context process pool, one variant per task.
 
 The parent stays the one writer of the results folder: a worker trains, keeps its weights file and
 returns the row, and the parent writes it under the table lock. Workers report progress through a
@@ -7,11 +7,13 @@ last epoch checkpoints are what the same command resumes from.
 """
 from __future__ import annotations
 
-import ctypes
 import multiprocessing as mp
 import os
 import queue
+import select
 import signal
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable
@@ -41,18 +43,42 @@ def sink() -> QueueSink:
 
 
 def _die_with_parent(parent: int) -> None:
-    try:  # Linux: the kernel sends SIGKILL to this worker when its parent dies, however it dies
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before the line above took effect
+    """Kill this worker as soon as the run's process is gone, however it went (kill -9 included).
+    A worker's parent is the fork server, which lives on while any worker does, so the kernel's
+    parent-death signal cannot serve: a thread waits on the run's process instead."""
+    try:
+        fd = os.pidfd_open(parent)  # Linux: readable once that process has exited
+    except ProcessLookupError:
         os._exit(1)
+    except (AttributeError, OSError):
+        fd = None
+
+    def watch():
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while _alive(parent):
+                time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def _init_worker(q, threads: int, parent: int) -> None:
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _init_worker(q, threads: int, parent: int, cwd: str, environ: dict) -> None:
     global _sink
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    os.chdir(cwd)  # the fork server keeps the directory and environment of the run that started it
+    os.environ.clear()
+    os.environ.update(environ)
     import torch
     torch.set_num_threads(threads)
     _sink = QueueSink(q)
@@ -67,14 +93,26 @@ def _drain(q, progress) -> None:
         getattr(progress, method)(*args)
 
 
+def _context():
+    """Workers fork from a server process that imported the trainer (torch, timm) once and ran nothing,
+    so each starts in milliseconds instead of importing it anew as a spawned one does; forking this
+    process instead would copy its torch thread pools and locks. Spawn where there is no fork."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["roadmap.runs.runner"])
+    return ctx
+
+
 def run_all(fn: Callable, tasks: Iterable, jobs: int, threads: int, progress,
             on_result: Callable) -> None:
     """fn(task) for every task, `jobs` at a time in worker processes with `threads` intra-op threads
     each, in the given order (first submitted, first started); on_result(task, result) here as each
     ends. A worker's exception stops the rest and is raised here; so is Ctrl-C or SIGTERM."""
-    ctx = mp.get_context("spawn")  # fork would copy this process's torch thread pools and locks
+    ctx = _context()
     q = ctx.Queue()
-    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(q, threads, os.getpid()))
+    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
+                               initargs=(q, threads, os.getpid(), os.getcwd(), dict(os.environ)))
     futures = {pool.submit(fn, task): task for task in tasks}
     try:
         pending = set(futures)
