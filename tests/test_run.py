@@ -13,6 +13,7 @@ import roadmap
 from roadmap.arch.scale import scale_spec
 from roadmap.cli import main
 from roadmap.errors import RoadmapError
+from roadmap.runs import pool
 from roadmap.runs.lock import file_lock
 from roadmap.runs.runner import RunConfig, run
 from roadmap.runs.table import COLUMNS, EPOCH_COLUMNS, read_runs
@@ -430,6 +431,26 @@ def test_two_jobs_give_the_rows_of_one_at_a_time_with_the_same_threads(two_steps
     df = pd.read_csv(tmp_path / "results.csv")
     assert (df["cpu"].str.len() > 0).all() and df["cpu_capability"].notna().all()  # the processor, per row
     assert read_runs(tmp_path)[-1]["jobs"] == 2
+
+
+def _environment_variable(key: str):
+    return os.environ.get(key)
+
+
+def test_pool_workers_see_the_directory_and_environment_of_their_run(tmp_path, monkeypatch):
+    """Workers fork from a server started by this process's first pooled run, elsewhere and before
+    later changes of the environment; a run still hands its workers its own."""
+    from multiprocessing import forkserver
+    pool._context()
+    forkserver.ensure_running()  # now, unless an earlier run of this process started it
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ROADMAP_TEST_VALUE", "this run's")
+    got = {}
+    pool.run_all(_environment_variable, ["ROADMAP_TEST_VALUE"], jobs=1, threads=1, progress=None,
+                 on_result=lambda key, value: got.update({key: value}))
+    pool.run_all(os.path.abspath, ["."], jobs=1, threads=1, progress=None,
+                 on_result=lambda key, value: got.update({key: value}))
+    assert got == {"ROADMAP_TEST_VALUE": "this run's", ".": str(tmp_path)}
 
 
 def _variant_locks_free(out, names, timeout=20):

@@ -72,13 +72,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _init_worker(q, threads: int, parent: int, cwd: str, environ: dict) -> None:
+def _init_worker(q, threads: int, parent: int, environ: dict) -> None:
     global _sink
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
-    os.chdir(cwd)  # the fork server keeps the directory and environment of the run that started it
-    os.environ.clear()
-    os.environ.update(environ)
+    os.environ.clear()  # multiprocessing hands over the directory, not the environment: the fork
+    os.environ.update(environ)  # server's is that of the process's first pooled run
     import torch
     torch.set_num_threads(threads)
     _sink = QueueSink(q)
@@ -112,7 +111,7 @@ def run_all(fn: Callable, tasks: Iterable, jobs: int, threads: int, progress,
     ctx = _context()
     q = ctx.Queue()
     pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
-                               initargs=(q, threads, os.getpid(), os.getcwd(), dict(os.environ)))
+                               initargs=(q, threads, os.getpid(), dict(os.environ)))
     futures = {pool.submit(fn, task): task for task in tasks}
     try:
         pending = set(futures)
