@@ -437,7 +437,11 @@ def _environment_variable(key: str):
     return os.environ.get(key)
 
 
-def test_pool_workers_see_the_directory_and_environment_of_their_run(tmp_path, monkeypatch):
+def _shared(_):
+    return pool.shared()
+
+
+def test_pool_workers_get_the_directory_environment_and_data_of_their_run(tmp_path, monkeypatch):
     """Workers fork from a server started by this process's first pooled run, elsewhere and before
     later changes of the environment; a run still hands its workers its own."""
     from multiprocessing import forkserver
@@ -451,6 +455,9 @@ def test_pool_workers_see_the_directory_and_environment_of_their_run(tmp_path, m
     pool.run_all(os.path.abspath, ["."], jobs=1, threads=1, progress=None,
                  on_result=lambda key, value: got.update({key: value}))
     assert got == {"ROADMAP_TEST_VALUE": "this run's", ".": str(tmp_path)}
+    pool.run_all(_shared, ["data"], jobs=1, threads=1, progress=None, shared={"x": [1, 2]},
+                 on_result=lambda key, value: got.update({key: value}))
+    assert got["data"] == {"x": [1, 2]}  # handed over once per worker (the run's loaded data)
 
 
 def _variant_locks_free(out, names, timeout=20):

@@ -21,6 +21,7 @@ from typing import Callable, Iterable
 from roadmap.errors import RoadmapError
 
 _sink = None  # in a worker: where its progress calls go
+_shared = None  # in a worker: what the run handed every worker once (its data)
 
 
 class QueueSink:
@@ -40,6 +41,13 @@ def sink() -> QueueSink:
     if _sink is None:
         raise RuntimeError("not in a roadmap pool worker")
     return _sink
+
+
+def shared():
+    """What run_all(shared=...) handed this worker (only inside a pool worker)."""
+    if _sink is None:
+        raise RuntimeError("not in a roadmap pool worker")
+    return _shared
 
 
 def _die_with_parent(parent: int) -> None:
@@ -72,15 +80,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _init_worker(q, threads: int, parent: int, environ: dict) -> None:
-    global _sink
+def _init_worker(q, threads: int, parent: int, environ: dict, given) -> None:
+    global _sink, _shared
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     os.environ.clear()  # multiprocessing hands over the directory, not the environment: the fork
     os.environ.update(environ)  # server's is that of the process's first pooled run
     import torch
     torch.set_num_threads(threads)
-    _sink = QueueSink(q)
+    _sink, _shared = QueueSink(q), given
 
 
 def _drain(q, progress) -> None:
@@ -104,14 +112,16 @@ def _context():
 
 
 def run_all(fn: Callable, tasks: Iterable, jobs: int, threads: int, progress,
-            on_result: Callable) -> None:
+            on_result: Callable, shared=None) -> None:
     """fn(task) for every task, `jobs` at a time in worker processes with `threads` intra-op threads
     each, in the given order (first submitted, first started); on_result(task, result) here as each
-    ends. A worker's exception stops the rest and is raised here; so is Ctrl-C or SIGTERM."""
+    ends. `shared` reaches each worker once, pickled (`shared()` there): the run's data, which a
+    worker would otherwise load again (CIFAR-10's JPEGs: some 9 s each). A worker's exception stops
+    the rest and is raised here; so is Ctrl-C or SIGTERM."""
     ctx = _context()
     q = ctx.Queue()
     pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
-                               initargs=(q, threads, os.getpid(), dict(os.environ)))
+                               initargs=(q, threads, os.getpid(), dict(os.environ), shared))
     futures = {pool.submit(fn, task): task for task in tasks}
     try:
         pending = set(futures)

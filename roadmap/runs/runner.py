@@ -15,7 +15,6 @@ import sys
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -248,23 +247,14 @@ def train_variant(s: Study, v: Variant, progress: VariantProgress | None) -> tup
 _WORKER_STUDY: dict[str, Study] = {}  # per worker process: each sweep value's study, built once
 
 
-@lru_cache(maxsize=1)
-def _worker_data(source: str) -> DataSplits:
-    """The data, loaded once per worker process and shared by every sweep value's study."""
-    return load_data(source)
-
-
-def _train_in_worker(cfg: RunConfig, v: Variant, fingerprint: str) -> tuple[dict, list[dict], str]:
-    """A pool worker's task."""
+def _train_in_worker(cfg: RunConfig, v: Variant) -> tuple[dict, list[dict], str]:
+    """A pool worker's task, on the data the run loaded (handed to each worker once)."""
     key = repr(cfg)
     if key not in _WORKER_STUDY:
-        _WORKER_STUDY[key] = study(cfg, v.sweep).with_data(_worker_data(cfg.data))
-    s = _WORKER_STUDY[key]
-    if s.data.fingerprint != fingerprint:
-        raise RoadmapError(f"the data at {cfg.data} changed while the run was going on; run it again")
+        _WORKER_STUDY[key] = study(cfg, v.sweep).with_data(pool.shared())
     sink = pool.sink()
     sink.start(v.name, v.cost)
-    return train_variant(s, v, VariantProgress(sink, v.name))
+    return train_variant(_WORKER_STUDY[key], v, VariantProgress(sink, v.name))
 
 
 def run(cfg: RunConfig, hold_folder: bool = True) -> int:
@@ -397,8 +387,8 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
         else:  # the longest first, so the last minutes are not one lone variant
             queue = sorted(pending, key=lambda v: -v.cost)
             progress.say(f"training {len(queue)} variants, {jobs} at a time, {threads} thread(s) each")
-            fn = _train_with({s.sweep: s.cfg for s in studies}, data.fingerprint)
-            pool.run_all(fn, queue, jobs, threads, progress, record)
+            fn = _train_with({s.sweep: s.cfg for s in studies})
+            pool.run_all(fn, queue, jobs, threads, progress, record, shared=data)
     if failed:
         print(f"roadmap: {failed} variant(s) failed; see the status and error columns of {table.path}",
               file=sys.stderr)
@@ -416,10 +406,10 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
 
 
 class _train_with:
-    """A picklable fn(variant) for the pool: each sweep value's config and the data fingerprint bound."""
+    """A picklable fn(variant) for the pool: each sweep value's config bound."""
 
-    def __init__(self, cfgs: dict[str, RunConfig], fingerprint: str):
-        self.cfgs, self.fingerprint = cfgs, fingerprint
+    def __init__(self, cfgs: dict[str, RunConfig]):
+        self.cfgs = cfgs
 
     def __call__(self, v: Variant):
-        return _train_in_worker(self.cfgs[v.sweep], v, self.fingerprint)
+        return _train_in_worker(self.cfgs[v.sweep], v)
