@@ -10,12 +10,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
-import select
 import signal
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait as wait_for
 from typing import Callable, Iterable
 
 from roadmap.errors import RoadmapError
@@ -50,39 +49,23 @@ def shared():
     return _shared
 
 
-def _die_with_parent(parent: int) -> None:
+def _die_with_parent() -> None:
     """Kill this worker as soon as the run's process is gone, however it went (kill -9 included).
-    A worker's parent is the fork server, which lives on while any worker does, so the kernel's
-    parent-death signal cannot serve: a thread waits on the run's process instead."""
-    try:
-        fd = os.pidfd_open(parent)  # Linux: readable once that process has exited
-    except ProcessLookupError:
-        os._exit(1)
-    except (AttributeError, OSError):
-        fd = None
+    A worker's OS parent is the fork server, which lives on while any worker does, so the kernel's
+    parent-death signal cannot serve; multiprocessing's parent sentinel (a pipe from the run's
+    process, under spawn too) becomes ready when that process ends."""
+    sentinel = mp.parent_process().sentinel
 
     def watch():
-        if fd is not None:
-            select.select([fd], [], [])
-        else:
-            while _alive(parent):
-                time.sleep(0.5)
+        wait_for([sentinel])
         os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _init_worker(q, threads: int, parent: int, environ: dict, given) -> None:
+def _init_worker(q, threads: int, environ: dict, given) -> None:
     global _sink, _shared
-    _die_with_parent(parent)
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     os.environ.clear()  # multiprocessing hands over the directory, not the environment: the fork
     os.environ.update(environ)  # server's is that of the process's first pooled run
@@ -121,7 +104,7 @@ def run_all(fn: Callable, tasks: Iterable, jobs: int, threads: int, progress,
     ctx = _context()
     q = ctx.Queue()
     pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
-                               initargs=(q, threads, os.getpid(), dict(os.environ), shared))
+                               initargs=(q, threads, dict(os.environ), shared))
     futures = {pool.submit(fn, task): task for task in tasks}
     try:
         pending = set(futures)
