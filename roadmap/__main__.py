@@ -1,4 +1,4 @@
 from roadmap.cli import main
 
-if __name__ == "__main__":  # not when a spawned pool worker (no fork server) imports its parent's main module
+if __name__ == "__main__":  # not when a spawned pool worker imports this module
     raise SystemExit(main())
