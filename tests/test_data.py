@@ -80,6 +80,26 @@ def test_the_embedded_set_is_generated_once_and_handed_out_as_copies(monkeypatch
     assert again.train.x is not first.train.x and again.classes is not first.classes
 
 
+def test_embedded_takes_a_validation_size_and_keeps_the_old_names_and_fingerprints():
+    small, default = load_data("embedded:20:5"), load_data("embedded:20")
+    assert (len(small.train), len(small.val)) == (200, 50) and small.name == data_name("embedded:20:5") == "embedded:20:5"
+    assert np.array_equal(small.train.x, default.train.x) and small.fingerprint != default.fingerprint
+    spelled_out = load_data("embedded:20:100")  # the default size, written out: the same data and cache keys
+    assert spelled_out.name == data_name("embedded:20:100") == "embedded:20"
+    assert spelled_out.fingerprint == default.fingerprint
+
+
+@pytest.mark.parametrize("source, message", [
+    ("embedded:20:x", "use embedded:N"), ("embedded:1:2:3", "use embedded:N"), ("embedded:", "use embedded:N"),
+    ("embedded:20:0", "at least 1 image per class"), ("embedded:20:5001", "at most 5,000"),
+])
+def test_a_bad_embedded_size_is_one_sentence(source, message):
+    with pytest.raises(RoadmapError, match=message):
+        data_name(source)
+    with pytest.raises(RoadmapError, match=message):
+        load_data(source)
+
+
 def test_transform_applies(embedded):
     embedded.train.transform = lambda im: np.asarray(im).sum()
     try:

@@ -182,7 +182,7 @@ def test_a_second_run_on_the_same_folder_is_refused_before_the_data_loads(tmp_pa
     (["--set", "epochs"], "expected key=value"),
     (["--data", "embedded:x"], "use embedded:N with N training images per class"),
     (["--data", "../nowhere:5"], "data source ../nowhere: no such file or directory"),
-    (["--data", "embedded:100000"], "the embedded set generates at most 5,000 training images per class"),
+    (["--data", "embedded:100000"], "the embedded set generates at most 5,000 training or validation images per class"),
     (["--data", "CIFAR:abc"], "'abc' is not a number (PATH:N takes N training images per class)"),
     (["--upto", "step1", "--only", "step0"], "--upto and --only both choose the steps to train"),
     (["--jobs", "0"], "--jobs must be at least 1"),

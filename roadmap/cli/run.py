@@ -42,7 +42,8 @@ def register(sub, name: str, help: str):
                         "report, plot and agreement split by it with --by KEY")
     s.add_argument("--data", default="embedded", help="'embedded' (default, generated), an ImageFolder tree "
                                                       "(train/ val/), a CIFAR python folder or a folder of .npz files; "
-                                                      "PATH:N takes N training images per class")
+                                                      "PATH:N takes N training images per class; embedded:N:V also V "
+                                                      "validation images per class (default 100)")
     s.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per variant (default: 1)")
     s.add_argument("--out", metavar="DIR", help="results folder (default: results/ROADMAP-DATA-RECIPE)")
     s.add_argument("--jobs", type=_jobs, default=None, metavar="N",

@@ -71,6 +71,9 @@ TEXTURES = ("hstriped", "vstriped", "checkered", "dotted", "plain")
 CLASS_PAIRS = tuple((s, t) for s in range(5) for t in (s, (s + 1) % 5))
 CLASSES = tuple(f"{TEXTURES[t]}-{SHAPES[s]}" for s, t in CLASS_PAIRS)
 
+EMBEDDED_VAL = 100  # validation images per class unless "embedded:N:V" says otherwise
+EMBEDDED_MAX = 5000  # images per class: 50,000 of 32 px, as CIFAR-10; more is a typo, not a data set
+
 _SUPERSAMPLE = 2
 _CHUNK = 500  # images rendered at once: bounds memory at ~100 MB
 _FIELD = 4  # the background's smooth colour field: a 4x4 grid, bilinearly interpolated
@@ -89,7 +92,7 @@ _SIN = np.array([round(math.sin(math.radians(d)) * 4096) / 4096 for d in range(3
 _CHROMA = np.array([[2896, -2896, 0], [1672, 1672, -3344]], np.float32) / 4096
 
 
-def make_embedded(n_train_per_class: int = 500, n_val_per_class: int = 100, size: int = 32,
+def make_embedded(n_train_per_class: int = 500, n_val_per_class: int = EMBEDDED_VAL, size: int = 32,
                   seed: int = 0):
     """Return (x_train, y_train, x_val, y_val, classes): uint8 (N,size,size,3), int64 (N,), names.
 

@@ -21,28 +21,21 @@ from roadmap.train.data.arrays import ArrayDataset
 from roadmap.train.data.splits import DataSplits
 
 SUBSET_SEED = 0
-EMBEDDED_MAX = 5000  # 50,000 images of 32 px, as CIFAR-10: more is a typo, not a data set
 
 
 def split_source(source: str) -> tuple[str, int | None]:
     """"PATH:N" -> (PATH, N) for a whole number N >= 1; a suffix that is not a number stays part of the
-    path (/data/imagenet:v2), except after "embedded", which has no such folder."""
+    path (/data/imagenet:v2). "embedded:..." is read by load.embedded_sizes, not here."""
     base, sep, n = source.rpartition(":")
     if not sep or not base:
         return source, None
     if not re.fullmatch(r"[0-9]+", n):
-        if base == "embedded":
-            raise RoadmapError(f"data source {source}: use embedded:N with N training images per class, "
-                               f"e.g. embedded:100")
         if Path(base).expanduser().is_dir():  # cifar10:abc beside a cifar10 folder: a typo, not a path
             raise RoadmapError(f"data source {source}: {n!r} is not a number (PATH:N takes N training images "
                                f"per class)")
         return source, None
     if int(n) < 1:
         raise RoadmapError(f"data source {source}: N must be at least 1 training image per class")
-    if base == "embedded" and int(n) > EMBEDDED_MAX:
-        raise RoadmapError(f"data source {source}: the embedded set generates at most {EMBEDDED_MAX:,} training "
-                           f"images per class")
     return base, int(n)
 
 
