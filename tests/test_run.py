@@ -24,9 +24,9 @@ from roadmap.train.loop import evaluate
 from roadmap.train.precision import keep_depthwise_fp32
 from roadmap.train.recipe import load_recipe
 
-# 1,000 training images, 1,000 validation images, tiny networks: seconds per variant
+# 1,000 training images, 200 validation images (evaluated every epoch), tiny networks: seconds per variant
 FAST = ["epochs=3", "batch_size=50", "batch_per_device=50", "warmup_epochs=0", "lr=0.004"]
-DATA = "embedded:100"
+DATA = "embedded:100:20"
 
 
 def cfg(out, **kw):
@@ -327,8 +327,8 @@ def test_thread_counts_stay_whole_numbers_beside_rows_from_before_the_column(two
 def test_a_checkpoint_is_never_resumed_for_other_data(tmp_path):
     """Both are 'embedded' and share a folder; the second must train on its own 100 images."""
     small = FAST + ["epochs=1", "batch_size=20", "batch_per_device=20"]
-    assert run(cfg(tmp_path, upto="step0", overrides=small, data="embedded:20")) == 0
-    assert run(cfg(tmp_path, upto="step0", overrides=small, data="embedded:10")) == 0
+    assert run(cfg(tmp_path, upto="step0", overrides=small, data="embedded:20:10")) == 0
+    assert run(cfg(tmp_path, upto="step0", overrides=small, data="embedded:10:10")) == 0
     df = pd.read_csv(tmp_path / "results.csv")
     assert len(df) == 1 and df["images_seen"].item() == 100  # the row of the last run, from its own data
     assert len(list((tmp_path / "weights").glob("*.safetensors"))) == 2  # one per data, named by the key
@@ -403,7 +403,7 @@ def test_a_retrained_variant_replaces_its_tensorboard_curves(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     fast = FAST + ["epochs=2", "batch_size=20", "batch_per_device=20"]
     for force in (False, True):
-        assert run(cfg(tmp_path, upto="step0", overrides=fast, data="embedded:20", log=["tensorboard"], threads=1,
+        assert run(cfg(tmp_path, upto="step0", overrides=fast, data="embedded:20:10", log=["tensorboard"], threads=1,
                        force=force)) == 0
     events = EventAccumulator(str(tmp_path / "tensorboard" / "step0-seed0")).Reload()
     assert [e.step for e in events.Scalars("acc/top1")] == [1, 2]  # the second training's, not both
