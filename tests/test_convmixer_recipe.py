@@ -102,7 +102,7 @@ def test_the_convmixer_roadmap_trains_under_the_recipe(tmp_path):
     out = tmp_path / "cm"
     args = ["run", "--roadmap", "convmixer", "--recipe", "convmixer-cifar10", "--data", "embedded:10:10", "--seeds", "1",
             "--set", "epochs=1", "--set", "batch_size=50", "--set", "batch_per_device=50", "--set", "width_mult=0.125",
-            "--set", "depth_mult=0.25", "--out", str(out), "--quiet"]
+            "--set", "depth_mult=0.25", "--out", str(out), "--quiet", "--threads", "1"]
     assert main(args) == 0
     row = pd.read_csv(out / "results.csv").iloc[0]
     sets = [args[k + 1] for k, a in enumerate(args) if a == "--set"]

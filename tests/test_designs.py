@@ -73,7 +73,7 @@ FAST = ["epochs=1", "batch_size=50", "batch_per_device=50", "warmup_epochs=0"]
 
 
 def test_the_shared_endpoint_trains_once(tmp_path):
-    cfg = dict(recipe="smoke", overrides=FAST, data="embedded:20:10", out=str(tmp_path), quiet=True)
+    cfg = dict(recipe="smoke", overrides=FAST, data="embedded:20:10", out=str(tmp_path), quiet=True, threads=1)
     assert run(RunConfig(only=["step7"], **cfg)) == 0
     ckpts = set((tmp_path / "weights").glob("*.safetensors"))
     assert run(RunConfig(design="leave-one-out", only=["step7", "no-step6.ln"], **cfg)) == 0

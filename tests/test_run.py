@@ -30,7 +30,9 @@ DATA = "embedded:100:20"
 
 
 def cfg(out, **kw):
-    base = dict(upto="step1", recipe="smoke", overrides=FAST, data=DATA, out=str(out), quiet=True)
+    # one thread unless a test says otherwise: the default (the idle cores, sampled) gives 2 whenever the
+    # other test worker pauses, and 2 threads beside a busy core run several times slower
+    base = dict(upto="step1", recipe="smoke", overrides=FAST, data=DATA, out=str(out), quiet=True, threads=1)
     base.update(kw)
     return RunConfig(**base)
 
@@ -154,7 +156,7 @@ def test_ddp_with_two_gloo_processes_trains_one_model(tmp_path):
 @pytest.mark.long
 def test_slurm_jobs_through_submitits_local_executor(tmp_path, capsys):
     assert main(["run", "--upto", "step0", "--data", DATA, "--out", str(tmp_path), "--launcher", "local",
-                 *_set(FAST), "--set", "epochs=1"]) == 0
+                 "--threads", "1", *_set(FAST), "--set", "epochs=1"]) == 0
     assert "step0 seed 0: job" in capsys.readouterr().out
     df = pd.read_csv(tmp_path / "results.csv")
     assert df["status"].item() == "ok" and df["epochs"].item() == 1
@@ -416,6 +418,14 @@ def test_threads_are_set_and_recorded(two_steps):
     assert (pd.read_csv(two_steps / "results.csv")["threads"] == 1).all()
     with pytest.raises(RoadmapError, match="--threads must be at least 1"):
         run(cfg(two_steps, threads=0))
+
+
+@pytest.mark.parametrize("busy, idle", [(0.0, 2), (0.4, 2), (0.6, 1), (1.7, 1), (2.0, 1)])
+def test_a_lone_job_takes_the_cores_other_processes_leave_idle(monkeypatch, busy, idle):
+    from roadmap.runs import machine
+    monkeypatch.setattr(machine, "cores", lambda: 2)
+    monkeypatch.setattr(machine, "busy_cores", lambda: busy)
+    assert machine.idle_cores() == idle
 
 
 # --- several variants at once: --jobs ---------------------------------------------------------------
