@@ -31,7 +31,7 @@ steps: $(STAMP)
 	$(PY) -m roadmap steps --roadmap convnext-b
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n auto --dist worksteal --durations=15
+	$(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=15
 
 # timm's own tests/test_models.py (of the installed timm) against every roadmap model: slow, see the script
 timm-suite: $(STAMP)

@@ -1,27 +1,56 @@
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs one worker per core: one thread each, as the
-    import torch                            # runner gives parallel jobs (a 2-thread op beside a busy core waits)
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)                # runner gives parallel jobs (a 2-thread op beside a busy core waits)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+def _seconds(item) -> float:
+    mark = item.get_closest_marker("long")
+    return mark.args[0] if mark else 0.0
+
+
 def pytest_collection_modifyitems(items):
-    """Long tests first, so that the workers finish together: xdist's worksteal hands each worker a
-    share in this order and idle ones take from the end of the others' queues (a long test last kept a
-    worker busy 17 s after the other was done). Modules stay whole, so their fixtures build once."""
+    """Modules by their long tests' seconds, most first, and long tests first within each: `make test`
+    deals whole modules (xdist's loadfile, in this order) to whichever worker is free next, so a long
+    module never starts last, and a module's fixtures build once."""
     modules = {}
     for item in items:
         modules.setdefault(item.module.__name__, []).append(item)
-    def longs(group):
-        return sum(1 for item in group if item.get_closest_marker("long"))
-    ordered = sorted(modules.values(), key=longs, reverse=True)
-    items[:] = [item for group in ordered for item in sorted(group, key=lambda i: not i.get_closest_marker("long"))]
+    ordered = sorted(modules.values(), key=lambda group: -sum(map(_seconds, group)))
+    items[:] = [item for group in ordered for item in sorted(group, key=lambda i: -_seconds(i))]
+
+
+@pytest.fixture(scope="session")
+def two_steps(tmp_path_factory, worker_id):
+    """step0 and step1 trained uninterrupted, one job of one thread: the table the runner tests read,
+    and the numbers a resumed or parallel run must give again. Trained once for all test processes
+    (the first to ask trains it, under a lock), so tests only read it."""
+    from quick_runs import cfg
+    from roadmap.runs.lock import file_lock
+    from roadmap.runs.runner import run
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if worker_id != "master" else root  # xdist: the workers' common folder
+    out, done = root / "two-steps", root / "two-steps.done"
+    with file_lock(root / "two-steps.lock", True, ""):
+        if not done.is_file():
+            shutil.rmtree(out, ignore_errors=True)  # a process that failed here left part of it
+            ambient = torch.get_num_threads()
+            torch.set_num_threads(2)
+            try:
+                assert run(cfg(out, log=["tensorboard"], threads=1)) == 0  # one thread: fast on a busy machine
+                assert torch.get_num_threads() == 2  # the caller's count is restored
+            finally:
+                torch.set_num_threads(ambient)
+            done.touch()
+    return out
 
 
 @pytest.fixture

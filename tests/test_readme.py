@@ -31,7 +31,7 @@ def _run_shell(line: str) -> None:
     assert main(args[1:]) == 0, line
 
 
-@pytest.mark.long
+@pytest.mark.long(5)
 def test_use_the_variants_elsewhere_snippets_run(repo, tmp_path, monkeypatch, capsys):
     """A Python block that ends in comment lines shows its output there: it must print exactly that."""
     blocks = re.findall(r"```(python|sh)\n(.*?)```", _section((repo / "README.md").read_text(),
@@ -108,7 +108,7 @@ def _fast(args: list[str]) -> list[str]:
     return extra + ["--seeds", "1", "--jobs", "1"]
 
 
-@pytest.mark.long
+@pytest.mark.long(16)
 def test_the_readme_shell_blocks_chain(repo, tmp_path, monkeypatch):
     """Every shell line of the README (but "Use the variants elsewhere", run above with its Python, and
     CANNOT_RUN), pasted in order into a folder holding the committed results: each exits 0. `roadmap

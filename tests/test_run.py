@@ -1,61 +1,24 @@
-"""The runner on the embedded data: table, caching, exact resume, DDP, Slurm (local) and errors."""
+"""The runner on the embedded data: the tidy table, caching, sweeps, threads, exports and errors."""
 import os
-import signal
-import subprocess
-import sys
-import time
+import shutil
 
 import pandas as pd
 import pytest
 import torch
 
 import roadmap
-from roadmap.arch.scale import scale_spec
 from roadmap.cli import main
 from roadmap.errors import RoadmapError
-from roadmap.runs import pool
 from roadmap.runs.lock import file_lock
-from roadmap.runs.runner import RunConfig, run
+from roadmap.runs.runner import run
 from roadmap.runs.table import COLUMNS, EPOCH_COLUMNS, read_runs
-from roadmap.train.augment import image_transforms
 from roadmap.train.data import load_data
 from roadmap.train.batches import InMemoryBatches
 from roadmap.train.loop import evaluate
 from roadmap.train.precision import keep_depthwise_fp32
 from roadmap.train.recipe import load_recipe
 
-# 1,000 training images, 200 validation images (evaluated every epoch), tiny networks: seconds per variant
-FAST = ["epochs=3", "batch_size=50", "batch_per_device=50", "warmup_epochs=0", "lr=0.004"]
-DATA = "embedded:100:20"
-
-
-def cfg(out, **kw):
-    # one thread unless a test says otherwise: the default (the idle cores, sampled) gives 2 whenever the
-    # other test worker pauses, and 2 threads beside a busy core run several times slower
-    base = dict(upto="step1", recipe="smoke", overrides=FAST, data=DATA, out=str(out), quiet=True, threads=1)
-    base.update(kw)
-    return RunConfig(**base)
-
-
-def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "roadmap", *args], capture_output=True, text=True, env=env)
-
-
-def _set(overrides):
-    return sum((["--set", s] for s in overrides), [])
-
-
-@pytest.fixture(scope="module")
-def two_steps(tmp_path_factory):
-    out = tmp_path_factory.mktemp("two-steps")
-    ambient = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        assert run(cfg(out, log=["tensorboard"], threads=1)) == 0  # one thread: also fast on a busy machine
-        assert torch.get_num_threads() == 2  # the caller's count is restored
-    finally:
-        torch.set_num_threads(ambient)
-    return out
+from quick_runs import DATA, FAST, cfg, set_flags
 
 
 def test_a_two_step_run_writes_the_tidy_table(two_steps):
@@ -75,20 +38,22 @@ def test_a_two_step_run_writes_the_tidy_table(two_steps):
     assert (two_steps / "run.json").is_file()
 
 
-def test_a_rerun_trains_nothing(two_steps, capsys):
-    before = pd.read_csv(two_steps / "results.csv")
-    weights = {p: p.stat().st_mtime_ns for p in (two_steps / "weights").glob("*.safetensors")}
-    assert len(weights) == 2 and not list((two_steps / "checkpoints").glob("*.pt"))  # resume state: gone
+def test_a_rerun_trains_nothing(two_steps, tmp_path, capsys):
+    folder = tmp_path / "again"
+    shutil.copytree(two_steps, folder)  # two_steps is shared by every test process: only read it
+    before = pd.read_csv(folder / "results.csv")
+    weights = {p: p.stat().st_mtime_ns for p in (folder / "weights").glob("*.safetensors")}
+    assert len(weights) == 2 and not list((folder / "checkpoints").glob("*.pt"))  # resume state: gone
     capsys.readouterr()
-    assert run(cfg(two_steps)) == 0
-    assert len(read_runs(two_steps)) >= 2  # run.json keeps every invocation
+    assert run(cfg(folder)) == 0
+    assert len(read_runs(folder)) == 2  # run.json keeps every invocation
     said = capsys.readouterr()
     quiet = said.out.splitlines()  # --quiet: the results and nothing else, and where they are
     assert quiet[0].split() == ["step", "seed", "status", "top1"] and len(quiet) == 3 and " ok " in quiet[1]
-    assert f"results: {two_steps / 'results.csv'}" in said.err
-    after = pd.read_csv(two_steps / "results.csv")
+    assert f"results: {folder / 'results.csv'}" in said.err
+    after = pd.read_csv(folder / "results.csv")
     pd.testing.assert_frame_equal(before, after)  # finished_at included: nothing was retrained
-    assert {p: p.stat().st_mtime_ns for p in (two_steps / "weights").glob("*.safetensors")} == weights
+    assert {p: p.stat().st_mtime_ns for p in (folder / "weights").glob("*.safetensors")} == weights
 
 
 def test_a_changed_recipe_is_not_taken_from_the_cache(two_steps, tmp_path):
@@ -99,67 +64,6 @@ def test_a_changed_recipe_is_not_taken_from_the_cache(two_steps, tmp_path):
     df = pd.read_csv(out / "results.csv")
     assert df.loc[df["step"] == "step0", "epochs"].item() == 1  # replaced, not duplicated
     assert len(df) == 2
-
-
-@pytest.mark.long
-def test_a_killed_run_resumes_to_identical_metrics(two_steps, tmp_path, capsys):
-    """kill -9 of a one-job run (its trainer in the run's own process) after the first epoch: the same
-    run, resumed, ends with the numbers of the unbroken one (two_steps' step0)."""
-    out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "roadmap", "run", "--upto", "step0", "--data", DATA, "--quiet",
-                             "--threads", "1", "--out", str(out), *_set(FAST)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    ckpts = out / "checkpoints"
-    deadline = time.time() + 300
-    while not (ckpts.is_dir() and any(ckpts.glob("*.pt"))):  # the first epoch is done: kill the rest
-        assert proc.poll() is None and time.time() < deadline, "the run ended before its first checkpoint"
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (out / "results.csv").exists()
-
-    capsys.readouterr()
-    assert run(cfg(out, upto="step0", threads=1, quiet=False)) == 0
-    assert "resuming step0 seed 0 from epoch 1/3" in capsys.readouterr().err
-    (rows, epochs), (alone_rows, alone_epochs) = _metrics(out), _metrics(two_steps)
-    assert len(epochs) == 3
-    pd.testing.assert_frame_equal(epochs, alone_epochs[alone_epochs["step"] == "step0"])
-    pd.testing.assert_frame_equal(rows, alone_rows[alone_rows["step"] == "step0"])
-
-
-@pytest.mark.long
-def test_ddp_with_two_gloo_processes_trains_one_model(tmp_path):
-    """Two processes train one model: evaluating rank 0's final weights here on the whole val set gives
-    the row's numbers, which both ranks computed on their halves. Diverged ranks (no gradient sync) or a
-    wrong sum over ranks would not. step7 has no BatchNorm buffers, which stay per rank."""
-    overrides = FAST + ["batch_per_device=25", "epochs=1"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
-                        "-m", "roadmap", "run", "--only", "step7", "--data", DATA, "--quiet", "--out", str(tmp_path),
-                        *_set(overrides)], capture_output=True, text=True, env=env, timeout=600)
-    # the cause of a failed rank is near the start of stderr, torchrun's summary at its end
-    assert r.returncode == 0, r.stderr[:4000] + "\n...\n" + r.stderr[-1500:]
-    row = pd.read_csv(tmp_path / "results.csv").squeeze()
-    assert row["status"] == "ok" and row["images_seen"] == 1000  # both processes' halves counted once
-    val_loss = pd.read_csv(tmp_path / "epochs.csv")["val_loss"].item()
-
-    recipe = load_recipe("smoke", overrides)
-    model = roadmap.load_model(tmp_path, "step7")  # rank 0 wrote the weights file
-    assert model.spec == scale_spec(roadmap.load("convnext-t").spec("step7"), **vars(recipe.scaling))
-    data = load_data(DATA)
-    data.val.transform = image_transforms(recipe, data.image_size)[1]
-    loader = torch.utils.data.DataLoader(data.val, batch_size=25)
-    top1, _, loss, _ = evaluate(model, loader, torch.device("cpu"), amp=False)
-    assert top1 == pytest.approx(row["top1"], abs=0.2) and loss == pytest.approx(val_loss, rel=1e-3)
-
-
-@pytest.mark.long
-def test_slurm_jobs_through_submitits_local_executor(tmp_path, capsys):
-    assert main(["run", "--upto", "step0", "--data", DATA, "--out", str(tmp_path), "--launcher", "local",
-                 "--threads", "1", *_set(FAST), "--set", "epochs=1"]) == 0
-    assert "step0 seed 0: job" in capsys.readouterr().out
-    df = pd.read_csv(tmp_path / "results.csv")
-    assert df["status"].item() == "ok" and df["epochs"].item() == 1
 
 
 def test_a_nan_loss_marks_the_variant_failed_and_the_run_goes_on(tmp_path):
@@ -268,19 +172,6 @@ def test_an_unwritable_output_is_one_sentence(tmp_path, two_steps, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_sigterm_ends_like_ctrl_c(monkeypatch, capsys):
-    import roadmap.cli.show as show
-    monkeypatch.setattr(show, "show", lambda *a: os.kill(os.getpid(), signal.SIGTERM))
-    try:
-        assert main(["show", "step0"]) == 130
-        assert "interrupted; the same command resumes" in capsys.readouterr().err
-        # a second SIGTERM (timeout forwarding one, then a kill) cannot break the clean-up the first began
-        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
 def test_a_folder_trained_with_two_settings_says_so_row_by_row(two_steps, tmp_path):
     from roadmap.present.aggregate import run_facts
     out = tmp_path / "mixed"
@@ -327,16 +218,6 @@ def test_thread_counts_stay_whole_numbers_beside_rows_from_before_the_column(two
     assert table["threads"].isna().iloc[0] and table["threads"].iloc[1] == 1
     write_table(table, out / "results.csv", COLUMNS)
     assert pd.read_csv(out / "results.csv", dtype=str)["threads"].tolist()[1] == "1"
-
-
-def test_a_checkpoint_is_never_resumed_for_other_data(tmp_path):
-    """Both are 'embedded' and share a folder; the second must train on its own 100 images."""
-    small = FAST + ["epochs=1", "batch_size=20", "batch_per_device=20"]
-    assert run(cfg(tmp_path, upto="step0", overrides=small, data="embedded:20:10")) == 0
-    assert run(cfg(tmp_path, upto="step0", overrides=small, data="embedded:10:10")) == 0
-    df = pd.read_csv(tmp_path / "results.csv")
-    assert len(df) == 1 and df["images_seen"].item() == 100  # the row of the last run, from its own data
-    assert len(list((tmp_path / "weights").glob("*.safetensors"))) == 2  # one per data, named by the key
 
 
 def test_too_little_data_for_a_batch_names_both_settings(tmp_path):
@@ -428,165 +309,6 @@ def test_a_lone_job_takes_the_cores_other_processes_leave_idle(monkeypatch, busy
     assert machine.idle_cores() == idle
 
 
-# --- several variants at once: --jobs ---------------------------------------------------------------
-
-def _metrics(folder):
-    cols = ["step", "seed", "epoch", "train_loss", "val_loss", "top1", "top5", "lr"]
-    ep = pd.read_csv(folder / "epochs.csv")[cols].sort_values(["step", "seed", "epoch"], ignore_index=True)
-    rows = pd.read_csv(folder / "results.csv")[["step", "seed", "status", "top1", "top5", "images_seen", "threads"]]
-    return rows.sort_values(["step", "seed"], ignore_index=True), ep
-
-
-@pytest.mark.long
-def test_two_jobs_give_the_rows_of_one_at_a_time_with_the_same_threads(two_steps, tmp_path):
-    assert run(cfg(tmp_path, jobs=2, threads=1)) == 0
-    for ours, alone in zip(_metrics(tmp_path), _metrics(two_steps)):
-        pd.testing.assert_frame_equal(ours, alone)
-    df = pd.read_csv(tmp_path / "results.csv")
-    assert (df["cpu"].str.len() > 0).all() and df["cpu_capability"].notna().all()  # the processor, per row
-    assert read_runs(tmp_path)[-1]["jobs"] == 2
-
-
-def _environment_variable(key: str):
-    return os.environ.get(key)
-
-
-def _shared(_):
-    return pool.shared()
-
-
-def test_pool_workers_get_the_directory_environment_and_data_of_their_run(tmp_path, monkeypatch):
-    """Workers fork from a server started by this process's first pooled run, elsewhere and before
-    later changes of the environment; a run still hands its workers its own."""
-    from multiprocessing import forkserver
-    pool._context()
-    forkserver.ensure_running()  # now, unless an earlier run of this process started it
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ROADMAP_TEST_VALUE", "this run's")
-    got = {}
-    pool.run_all(_environment_variable, ["ROADMAP_TEST_VALUE"], jobs=1, threads=1, progress=None,
-                 on_result=lambda key, value: got.update({key: value}))
-    pool.run_all(os.path.abspath, ["."], jobs=1, threads=1, progress=None,
-                 on_result=lambda key, value: got.update({key: value}))
-    assert got == {"ROADMAP_TEST_VALUE": "this run's", ".": str(tmp_path)}
-    pool.run_all(_shared, ["data"], jobs=1, threads=1, progress=None, shared={"x": [1, 2]},
-                 on_result=lambda key, value: got.update({key: value}))
-    assert got["data"] == {"x": [1, 2]}  # handed over once per worker (the run's loaded data)
-
-
-def _variant_locks_free(out, names, timeout=20):
-    """True once no process holds any of these variants' locks (their trainers are gone)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            for name in names:
-                with file_lock(out / "locks" / f"{name}.lock", False, "busy"):
-                    pass
-            return True
-        except RoadmapError:
-            time.sleep(0.2)
-    return False
-
-
-@pytest.mark.long
-def test_a_stopped_or_killed_two_job_run_resumes_both_variants(two_steps, tmp_path, capsys):
-    """Only the parent is signalled, first with SIGTERM, then, resumed, with kill -9: its workers go
-    with it each time and keep their epoch checkpoints, and the same command finishes both variants
-    with the numbers of an unbroken run."""
-    out = tmp_path / "killed"
-    args = ["run", "--upto", "step1", "--data", DATA, "--out", str(out), "--jobs", "2", "--threads", "1", *_set(FAST)]
-    ckpts = out / "checkpoints"
-
-    def written():  # checkpoint -> when it was last rewritten (every epoch end)
-        return {p: p.stat().st_mtime_ns for p in ckpts.glob("*.pt")} if ckpts.is_dir() else {}
-
-    def start_and_signal(sig, resumed):
-        before = written()
-        proc = subprocess.Popen([sys.executable, "-m", "roadmap", *args], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 300
-        # first: both variants have an epoch behind them; resumed: one has finished another epoch (at
-        # once, as a stat is cheap: 3 epochs of these tiny variants leave little time)
-        while (len(written()) < 2) if not resumed else not any(
-                written().get(p, t) != t for p, t in before.items()):
-            assert proc.poll() is None and time.time() < deadline, "the run ended before both checkpointed"
-            time.sleep(0.01)
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
-        assert _variant_locks_free(out, ["step0-seed0", "step1-seed0"]), "a worker outlived its parent"
-        assert not (out / "results.csv").exists()
-        return proc.returncode, err
-
-    rc, err = start_and_signal(signal.SIGTERM, resumed=False)
-    assert rc == 130 and "resumes every unfinished variant" in err
-    rc, err = start_and_signal(signal.SIGKILL, resumed=True)
-    assert err.count("resuming") == 2
-    capsys.readouterr()
-    assert main(args) == 0  # here: the same command, without starting another interpreter
-    assert capsys.readouterr().err.count("resuming") == 2
-    for ours, alone in zip(_metrics(out), _metrics(two_steps)):
-        pd.testing.assert_frame_equal(ours, alone)
-
-
-def test_one_variant_failing_leaves_the_others_row_and_exits_1(tmp_path):
-    # trunc-normal init (no zero-initialised branch ends) and a layer scale at bf16's limit: inf, then NaN
-    steps = tmp_path / "nan.yaml"
-    steps.write_text("name: nan-test\nbase: resnet50\nsteps:\n  - id: step0\n    label: ResNet-50\n"
-                     "  - id: blowup\n    label: layer scale 3e38\n    transforms:\n      - separate_downsampling\n"
-                     "      - layer_scale: {init: 3.0e+38}\n")
-    assert run(cfg(tmp_path / "out", roadmap=str(steps), upto=None, overrides=FAST + ["epochs=1"], jobs=2,
-                   threads=1)) == 1
-    df = pd.read_csv(tmp_path / "out" / "results.csv").set_index("step")
-    assert df.loc["step0", "status"] == "ok" and df.loc["step0", "top1"] > 10
-    assert df.loc["blowup", "status"] == "failed" and "loss became nan" in df.loc["blowup", "error"]
-
-
-def test_jobs_run_longest_first(tmp_path, monkeypatch):
-    from roadmap.runs import runner
-    queued = []
-    monkeypatch.setattr(runner.pool, "run_all", lambda fn, tasks, *a, **k: queued.extend(tasks))
-    assert run(cfg(tmp_path, upto=None, only=["step0", "step3.depthwise", "step3.width"], jobs=2)) == 0
-    assert [v.step for v in queued] == ["step3.width", "step0", "step3.depthwise"]  # most GFLOPs first
-    assert queued[0].cost > queued[1].cost > queued[2].cost
-
-
-def test_the_local_launcher_keeps_the_jobs_cap(monkeypatch, capsys):
-    """submitit's local executor starts whatever it is given: the launcher hands it --jobs at a time."""
-    from roadmap.runs import launch
-    running, most = [], [0]
-
-    class Job:
-        job_id, polls = "1", 0
-
-        def done(self):
-            self.polls += 1
-            if self.polls > 2 and self in running:
-                running.remove(self)
-            return self not in running
-
-        def result(self):
-            return 0
-
-    class Executor:
-        def submit(self, job):
-            assert job.cfg.threads == 1 and job.cfg.jobs == 1
-            running.append(Job())
-            most[0] = max(most[0], len(running))
-            return running[-1]
-
-    monkeypatch.setattr(launch.time, "sleep", lambda s: None)
-    todo = [(0, roadmap.load("convnext-t").step("step0"), seed) for seed in range(5)]
-    assert launch._local(Executor(), todo, [RunConfig(jobs=1)] * 5, RunConfig(jobs=2, threads=1)) == 0
-    assert most[0] == 2 and not running
-    assert capsys.readouterr().out.count(": job 1") == 5
-
-
-def test_a_job_count_that_is_not_a_number_is_one_sentence(tmp_path, capsys):
-    with pytest.raises(SystemExit) as stop:
-        main(["run", "--upto", "step0", "--data", DATA, "--out", str(tmp_path), "--jobs", "two"])
-    assert stop.value.code == 2 and "'two' is not a number of jobs" in capsys.readouterr().err
-
-
 def test_a_bare_command_prints_its_help_and_version_works(capsys):
     assert main([]) == 0
     assert "COMMAND" in capsys.readouterr().out
@@ -604,11 +326,11 @@ def test_the_help_names_every_shipped_recipe(command, capsys):
     assert all(name in text for name in shipped.names("recipe")), text
 
 
-@pytest.mark.long
+@pytest.mark.long(6)
 def test_a_sweep_trains_every_variant_under_each_value_into_one_folder(tmp_path, capsys):
     out = tmp_path / "sweep"
     args = ["run", "--upto", "step1", "--data", DATA, "--out", str(out), "--jobs", "1", "--threads", "1",
-            *_set([s for s in FAST if not s.startswith("epochs=")]), "--sweep", "epochs=1,2"]
+            *set_flags([s for s in FAST if not s.startswith("epochs=")]), "--sweep", "epochs=1,2"]
     assert main(args) == 0
     df = pd.read_csv(out / "results.csv")
     assert sorted(zip(df["step"], df["sweep"], df["epochs"])) == [

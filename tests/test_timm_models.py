@@ -44,7 +44,7 @@ def test_importing_roadmap_registers_every_shipped_step_under_its_name():
     assert _steps()["roadmap_convnext_t_step5"] == roadmap.load("convnext-t").spec("step5.k7")
 
 
-@pytest.mark.long
+@pytest.mark.long(5)
 def test_registration_survives_every_first_import_of_timm(repo):
     """In fresh interpreters, warnings as errors, started together (each mostly imports torch):
     timm imported by our own builder half-way through importing it; and an availability check

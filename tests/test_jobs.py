@@ -1,0 +1,153 @@
+"""Several variants at once: --jobs workers, the local and Slurm launchers (submitit), and DDP under
+torchrun."""
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+
+import roadmap
+from roadmap.arch.scale import scale_spec
+from roadmap.cli import main
+from roadmap.runs import pool
+from roadmap.runs.runner import RunConfig, run
+from roadmap.runs.table import read_runs
+from roadmap.train.augment import image_transforms
+from roadmap.train.data import load_data
+from roadmap.train.loop import evaluate
+from roadmap.train.recipe import load_recipe
+
+from quick_runs import DATA, FAST, cfg, metrics, set_flags
+
+
+@pytest.mark.long(5)
+def test_two_jobs_give_the_rows_of_one_at_a_time_with_the_same_threads(two_steps, tmp_path):
+    assert run(cfg(tmp_path, jobs=2, threads=1)) == 0
+    for ours, alone in zip(metrics(tmp_path), metrics(two_steps)):
+        pd.testing.assert_frame_equal(ours, alone)
+    df = pd.read_csv(tmp_path / "results.csv")
+    assert (df["cpu"].str.len() > 0).all() and df["cpu_capability"].notna().all()  # the processor, per row
+    assert read_runs(tmp_path)[-1]["jobs"] == 2
+
+
+def _environment_variable(key: str):
+    return os.environ.get(key)
+
+
+def _shared(_):
+    return pool.shared()
+
+
+def test_pool_workers_get_the_directory_environment_and_data_of_their_run(tmp_path, monkeypatch):
+    """Workers fork from a server started by this process's first pooled run, elsewhere and before
+    later changes of the environment; a run still hands its workers its own."""
+    from multiprocessing import forkserver
+    pool._context()
+    forkserver.ensure_running()  # now, unless an earlier run of this process started it
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ROADMAP_TEST_VALUE", "this run's")
+    got = {}
+    pool.run_all(_environment_variable, ["ROADMAP_TEST_VALUE"], jobs=1, threads=1, progress=None,
+                 on_result=lambda key, value: got.update({key: value}))
+    pool.run_all(os.path.abspath, ["."], jobs=1, threads=1, progress=None,
+                 on_result=lambda key, value: got.update({key: value}))
+    assert got == {"ROADMAP_TEST_VALUE": "this run's", ".": str(tmp_path)}
+    pool.run_all(_shared, ["data"], jobs=1, threads=1, progress=None, shared={"x": [1, 2]},
+                 on_result=lambda key, value: got.update({key: value}))
+    assert got["data"] == {"x": [1, 2]}  # handed over once per worker (the run's loaded data)
+
+
+def test_one_variant_failing_leaves_the_others_row_and_exits_1(tmp_path):
+    # trunc-normal init (no zero-initialised branch ends) and a layer scale at bf16's limit: inf, then NaN
+    steps = tmp_path / "nan.yaml"
+    steps.write_text("name: nan-test\nbase: resnet50\nsteps:\n  - id: step0\n    label: ResNet-50\n"
+                     "  - id: blowup\n    label: layer scale 3e38\n    transforms:\n      - separate_downsampling\n"
+                     "      - layer_scale: {init: 3.0e+38}\n")
+    assert run(cfg(tmp_path / "out", roadmap=str(steps), upto=None, overrides=FAST + ["epochs=1"], jobs=2,
+                   threads=1)) == 1
+    df = pd.read_csv(tmp_path / "out" / "results.csv").set_index("step")
+    assert df.loc["step0", "status"] == "ok" and df.loc["step0", "top1"] > 10
+    assert df.loc["blowup", "status"] == "failed" and "loss became nan" in df.loc["blowup", "error"]
+
+
+def test_jobs_run_longest_first(tmp_path, monkeypatch):
+    from roadmap.runs import runner
+    queued = []
+    monkeypatch.setattr(runner.pool, "run_all", lambda fn, tasks, *a, **k: queued.extend(tasks))
+    assert run(cfg(tmp_path, upto=None, only=["step0", "step3.depthwise", "step3.width"], jobs=2)) == 0
+    assert [v.step for v in queued] == ["step3.width", "step0", "step3.depthwise"]  # most GFLOPs first
+    assert queued[0].cost > queued[1].cost > queued[2].cost
+
+
+def test_the_local_launcher_keeps_the_jobs_cap(monkeypatch, capsys):
+    """submitit's local executor starts whatever it is given: the launcher hands it --jobs at a time."""
+    from roadmap.runs import launch
+    running, most = [], [0]
+
+    class Job:
+        job_id, polls = "1", 0
+
+        def done(self):
+            self.polls += 1
+            if self.polls > 2 and self in running:
+                running.remove(self)
+            return self not in running
+
+        def result(self):
+            return 0
+
+    class Executor:
+        def submit(self, job):
+            assert job.cfg.threads == 1 and job.cfg.jobs == 1
+            running.append(Job())
+            most[0] = max(most[0], len(running))
+            return running[-1]
+
+    monkeypatch.setattr(launch.time, "sleep", lambda s: None)
+    todo = [(0, roadmap.load("convnext-t").step("step0"), seed) for seed in range(5)]
+    assert launch._local(Executor(), todo, [RunConfig(jobs=1)] * 5, RunConfig(jobs=2, threads=1)) == 0
+    assert most[0] == 2 and not running
+    assert capsys.readouterr().out.count(": job 1") == 5
+
+
+def test_a_job_count_that_is_not_a_number_is_one_sentence(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "--upto", "step0", "--data", DATA, "--out", str(tmp_path), "--jobs", "two"])
+    assert stop.value.code == 2 and "'two' is not a number of jobs" in capsys.readouterr().err
+
+
+@pytest.mark.long(10)
+def test_ddp_with_two_gloo_processes_trains_one_model(tmp_path):
+    """Two processes train one model: evaluating rank 0's final weights here on the whole val set gives
+    the row's numbers, which both ranks computed on their halves. Diverged ranks (no gradient sync) or a
+    wrong sum over ranks would not. step7 has no BatchNorm buffers, which stay per rank."""
+    overrides = FAST + ["batch_per_device=25", "epochs=1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+                        "-m", "roadmap", "run", "--only", "step7", "--data", DATA, "--quiet", "--out", str(tmp_path),
+                        *set_flags(overrides)], capture_output=True, text=True, env=env, timeout=600)
+    # the cause of a failed rank is near the start of stderr, torchrun's summary at its end
+    assert r.returncode == 0, r.stderr[:4000] + "\n...\n" + r.stderr[-1500:]
+    row = pd.read_csv(tmp_path / "results.csv").squeeze()
+    assert row["status"] == "ok" and row["images_seen"] == 1000  # both processes' halves counted once
+    val_loss = pd.read_csv(tmp_path / "epochs.csv")["val_loss"].item()
+
+    recipe = load_recipe("smoke", overrides)
+    model = roadmap.load_model(tmp_path, "step7")  # rank 0 wrote the weights file
+    assert model.spec == scale_spec(roadmap.load("convnext-t").spec("step7"), **vars(recipe.scaling))
+    data = load_data(DATA)
+    data.val.transform = image_transforms(recipe, data.image_size)[1]
+    loader = torch.utils.data.DataLoader(data.val, batch_size=25)
+    top1, _, loss, _ = evaluate(model, loader, torch.device("cpu"), amp=False)
+    assert top1 == pytest.approx(row["top1"], abs=0.2) and loss == pytest.approx(val_loss, rel=1e-3)
+
+
+@pytest.mark.long(6)
+def test_slurm_jobs_through_submitits_local_executor(tmp_path, capsys):
+    assert main(["run", "--upto", "step0", "--data", DATA, "--out", str(tmp_path), "--launcher", "local",
+                 "--threads", "1", *set_flags(FAST), "--set", "epochs=1"]) == 0
+    assert "step0 seed 0: job" in capsys.readouterr().out
+    df = pd.read_csv(tmp_path / "results.csv")
+    assert df["status"].item() == "ok" and df["epochs"].item() == 1
