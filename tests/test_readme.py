@@ -97,13 +97,16 @@ def _npz_data(folder, classes: int, size: int, per_class: int, val: str):
 
 def _fast(args: list[str]) -> list[str]:
     """FAST for a README run line, one seed, keeping the line's own --data and swept epochs; a line
-    that trains a whole roadmap trains its first two steps (every step trains in test_specs_and_steps,
-    and each flag is still parsed, loaded and run)."""
+    that trains a whole roadmap trains its first two steps, and a whole design its endpoint and first
+    variant (every step trains in test_specs_and_steps, every design's variants are built and counted in
+    test_complexity, and each flag is still parsed, loaded and run)."""
     extra = FAST[2:] if "--data" in args else list(FAST)
     if "--sweep" in args:
         i = extra.index("epochs=1")
         del extra[i - 1:i + 1]
-    if not {"--upto", "--only", "--design"} & set(args):
+    if "--design" in args and "--only" not in args:
+        extra += ["--only", "step7", "no-step1"]
+    elif not {"--upto", "--only", "--design"} & set(args):
         extra += ["--upto", "step1"]
     return extra + ["--seeds", "1", "--jobs", "1"]
 
