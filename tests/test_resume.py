@@ -13,6 +13,7 @@ from roadmap.cli import main
 from roadmap.errors import RoadmapError
 from roadmap.runs.lock import file_lock
 from roadmap.runs.runner import run
+from roadmap.runs.table import read_runs
 
 from quick_runs import DATA, FAST, cfg, metrics, set_flags
 
@@ -81,10 +82,11 @@ def _variant_locks_free(out, names, timeout=20):
 
 
 @pytest.mark.long(21)
-def test_a_stopped_or_killed_two_job_run_resumes_both_variants(two_steps, tmp_path, capsys):
+def test_a_stopped_or_killed_two_job_run_resumes_to_the_rows_of_one_job_at_a_time(two_steps, tmp_path, capsys):
     """Only the parent is signalled, first with SIGTERM, then, resumed, with kill -9: its workers go
     with it each time and keep their epoch checkpoints, and the same command finishes both variants
-    with the numbers of an unbroken run."""
+    with the numbers of an unbroken one-job run (so two jobs at a time, started fresh and resumed,
+    give the rows of one at a time)."""
     out = tmp_path / "killed"
     args = ["run", "--upto", "step1", "--data", DATA, "--out", str(out), "--jobs", "2", "--threads", "1", *set_flags(FAST)]
     ckpts = out / "checkpoints"
@@ -118,3 +120,6 @@ def test_a_stopped_or_killed_two_job_run_resumes_both_variants(two_steps, tmp_pa
     assert capsys.readouterr().err.count("resuming") == 2
     for ours, alone in zip(metrics(out), metrics(two_steps)):
         pd.testing.assert_frame_equal(ours, alone)
+    df = pd.read_csv(out / "results.csv")
+    assert (df["cpu"].str.len() > 0).all() and df["cpu_capability"].notna().all()  # the processor, per row
+    assert read_runs(out)[-1]["jobs"] == 2
