@@ -7,6 +7,7 @@ from roadmap.runs.runner import RunConfig
 # 1,000 training images, 200 validation images (evaluated every epoch), tiny networks: seconds per variant
 FAST = ["epochs=3", "batch_size=50", "batch_per_device=50", "warmup_epochs=0", "lr=0.004"]
 DATA = "embedded:100:20"
+SMALL = "embedded:50:10"  # for tests of mechanics that compare no numbers across runs and check no learning
 
 
 def cfg(out, **kw):

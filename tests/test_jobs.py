@@ -18,7 +18,7 @@ from roadmap.train.data import load_data
 from roadmap.train.loop import evaluate
 from roadmap.train.recipe import load_recipe
 
-from quick_runs import DATA, FAST, cfg, set_flags
+from quick_runs import DATA, FAST, SMALL, cfg, set_flags
 
 
 def _environment_variable(key: str):
@@ -115,27 +115,28 @@ def test_ddp_with_two_gloo_processes_trains_one_model(tmp_path):
     overrides = FAST + ["batch_per_device=25", "epochs=1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
-                        "-m", "roadmap", "run", "--only", "step7", "--data", DATA, "--quiet", "--out", str(tmp_path),
+                        "-m", "roadmap", "run", "--only", "step7", "--data", SMALL, "--quiet", "--out", str(tmp_path),
                         *set_flags(overrides)], capture_output=True, text=True, env=env, timeout=600)
     # the cause of a failed rank is near the start of stderr, torchrun's summary at its end
     assert r.returncode == 0, r.stderr[:4000] + "\n...\n" + r.stderr[-1500:]
     row = pd.read_csv(tmp_path / "results.csv").squeeze()
-    assert row["status"] == "ok" and row["images_seen"] == 1000  # both processes' halves counted once
+    assert row["status"] == "ok" and row["images_seen"] == 500  # both processes' halves counted once
     val_loss = pd.read_csv(tmp_path / "epochs.csv")["val_loss"].item()
 
     recipe = load_recipe("smoke", overrides)
     model = roadmap.load_model(tmp_path, "step7")  # rank 0 wrote the weights file
     assert model.spec == scale_spec(roadmap.load("convnext-t").spec("step7"), **vars(recipe.scaling))
-    data = load_data(DATA)
+    data = load_data(SMALL)
     data.val.transform = image_transforms(recipe, data.image_size)[1]
     loader = torch.utils.data.DataLoader(data.val, batch_size=25)
     top1, _, loss, _ = evaluate(model, loader, torch.device("cpu"), amp=False)
-    assert top1 == pytest.approx(row["top1"], abs=0.2) and loss == pytest.approx(val_loss, rel=1e-3)
+    two_images = 200 / len(data.val)  # percent: a near tie may fall the other way in another batching
+    assert top1 == pytest.approx(row["top1"], abs=two_images) and loss == pytest.approx(val_loss, rel=1e-3)
 
 
 @pytest.mark.long(6)
 def test_slurm_jobs_through_submitits_local_executor(tmp_path, capsys):
-    assert main(["run", "--upto", "step0", "--data", DATA, "--out", str(tmp_path), "--launcher", "local",
+    assert main(["run", "--upto", "step0", "--data", SMALL, "--out", str(tmp_path), "--launcher", "local",
                  "--threads", "1", *set_flags(FAST), "--set", "epochs=1"]) == 0
     assert "step0 seed 0: job" in capsys.readouterr().out
     df = pd.read_csv(tmp_path / "results.csv")

@@ -18,7 +18,7 @@ from roadmap.train.loop import evaluate
 from roadmap.train.precision import keep_depthwise_fp32
 from roadmap.train.recipe import load_recipe
 
-from quick_runs import DATA, FAST, cfg, set_flags
+from quick_runs import DATA, FAST, SMALL, cfg, set_flags
 
 
 def test_a_two_step_run_writes_the_tidy_table(two_steps):
@@ -329,7 +329,7 @@ def test_the_help_names_every_shipped_recipe(command, capsys):
 @pytest.mark.long(6)
 def test_a_sweep_trains_every_variant_under_each_value_into_one_folder(tmp_path, capsys):
     out = tmp_path / "sweep"
-    args = ["run", "--upto", "step1", "--data", DATA, "--out", str(out), "--jobs", "1", "--threads", "1",
+    args = ["run", "--upto", "step1", "--data", SMALL, "--out", str(out), "--jobs", "1", "--threads", "1",
             *set_flags([s for s in FAST if not s.startswith("epochs=")]), "--sweep", "epochs=1,2"]
     assert main(args) == 0
     df = pd.read_csv(out / "results.csv")
