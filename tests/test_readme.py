@@ -111,7 +111,7 @@ def _fast(args: list[str]) -> list[str]:
     return extra + ["--seeds", "1", "--jobs", "1"]
 
 
-@pytest.mark.long(16)
+@pytest.mark.long(8)
 def test_the_readme_shell_blocks_chain(repo, tmp_path, monkeypatch):
     """Every shell line of the README (but "Use the variants elsewhere", run above with its Python, and
     CANNOT_RUN), pasted in order into a folder holding the committed results: each exits 0. `roadmap
