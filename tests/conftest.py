@@ -29,7 +29,7 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def two_steps(tmp_path_factory, worker_id):
+def two_steps(tmp_path_factory):
     """step0 and step1 trained uninterrupted, one job of one thread: the table the runner tests read,
     and the numbers a resumed or parallel run must give again. Trained once for all test processes
     (the first to ask trains it, under a lock), so tests only read it."""
@@ -37,7 +37,7 @@ def two_steps(tmp_path_factory, worker_id):
     from roadmap.runs.lock import file_lock
     from roadmap.runs.runner import run
     root = tmp_path_factory.getbasetemp()
-    root = root.parent if worker_id != "master" else root  # xdist: the workers' common folder
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root  # xdist: the workers' common folder
     out, done = root / "two-steps", root / "two-steps.done"
     with file_lock(root / "two-steps.lock", True, ""):
         if not done.is_file():
