@@ -14,6 +14,8 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 def _seconds(item) -> float:
     mark = item.get_closest_marker("long")
+    if mark and not (len(mark.args) == 1 and isinstance(mark.args[0], (int, float))):
+        raise pytest.UsageError(f"{item.nodeid}: write @pytest.mark.long(SECONDS), its quiet 2-core time")
     return mark.args[0] if mark else 0.0
 
 

@@ -26,8 +26,9 @@ def load_data(source: str | os.PathLike) -> DataSplits:
 
     `source` is "embedded" (the generated default set; "embedded:N" with N training images
     per class and "embedded:N:V" with V validation images per class too, for quick tries and
-    tests; a folder of that name can still be given as ./embedded) or a folder holding one of: an ImageFolder tree (train/, val/),
-    CIFAR-10/100 python pickles (or their cifar-*-python parent), train.npz + val.npz|test.npz.
+    tests; a folder of that name can still be given as ./embedded) or a folder holding one of:
+    an ImageFolder tree (train/, val/), CIFAR-10/100 python pickles (or their cifar-*-python
+    parent), train.npz + val.npz|test.npz.
     "PATH:N" takes N training images per class from any of them (see roadmap.train.data.subset).
     Raises RoadmapError when the source is missing or none of these.
     """
