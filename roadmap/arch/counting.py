@@ -3,9 +3,10 @@ roadmap.arch.complexity, which keeps the shipped steps' counts so that listing t
 
 GFLOPs are multiply-adds of conv and linear layers and of attention's two matmuls (q k^T and
 attn v) at the given input size, classifier included, counted by torch's FlopCounterMode on the
-meta device: no weights are allocated and nothing is computed, and norms and activations (which
-count nothing) are left out of the pass, so even ConvNeXt-B counts in about 0.3 s. Token networks are built for that input size (their position embedding and token
-MLPs are sized by the number of patches).
+meta device, without autograd: no weights are allocated and nothing is computed, and norms and
+activations (which count nothing) are left out of the pass, so even ConvNeXt-B counts in a
+fraction of a second. Token networks are built for that input size (their position embedding and
+token MLPs are sized by the number of patches).
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def _count(spec: Spec, num_classes: int, res: int) -> tuple[int, float]:
         x = torch.empty(1, 3, res, res)
     params = sum(p.numel() for p in model.parameters())
     _drop_uncounted(model)
-    with FlopCounterMode(display=False) as counter:
+    # no autograd: FlopCounterMode's module tracker then hooks no tensors (1.5x faster, the same counts)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(x)
     # FlopCounterMode counts a multiply-add as 2 FLOPs; the paper counts it as one
     return params, counter.get_total_flops() / 2 / 1e9
