@@ -3,10 +3,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs one worker per core: one thread each, as the
-    torch.set_num_threads(1)                # runner gives parallel jobs (a 2-thread op beside a busy core waits)
+    import torch                            # runner gives parallel jobs (a 2-thread op beside a busy core waits);
+    torch.set_num_threads(1)                # only workers: xdist's controller runs no test and needs no torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -35,6 +35,7 @@ def two_steps(tmp_path_factory):
     """step0 and step1 trained uninterrupted, one job of one thread: the table the runner tests read,
     and the numbers a resumed or parallel run must give again. Trained once for all test processes
     (the first to ask trains it, under a lock), so tests only read it."""
+    import torch
     from quick_runs import cfg
     from roadmap.runs.lock import file_lock
     from roadmap.runs.runner import run
