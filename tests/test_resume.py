@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pandas as pd
@@ -81,12 +82,13 @@ def _variant_locks_free(out, names, timeout=20):
     return False
 
 
-@pytest.mark.long(21)
+@pytest.mark.long(16)
 def test_a_stopped_or_killed_two_job_run_resumes_to_the_rows_of_one_job_at_a_time(two_steps, tmp_path, capsys):
     """Only the parent is signalled, first with SIGTERM, then, resumed, with kill -9: its workers go
     with it each time and keep their epoch checkpoints, and the same command finishes both variants
     with the numbers of an unbroken one-job run (so two jobs at a time, started fresh and resumed,
-    give the rows of one at a time)."""
+    give the rows of one at a time). The SIGTERM'd run is this test process, as the finishing one
+    is: only kill -9 needs another interpreter (each costs seconds of imports, its fork server too)."""
     out = tmp_path / "killed"
     args = ["run", "--upto", "step1", "--data", DATA, "--out", str(out), "--jobs", "2", "--threads", "1", *set_flags(FAST)]
     ckpts = out / "checkpoints"
@@ -94,29 +96,47 @@ def test_a_stopped_or_killed_two_job_run_resumes_to_the_rows_of_one_job_at_a_tim
     def written():  # checkpoint -> when it was last rewritten (every epoch end)
         return {p: p.stat().st_mtime_ns for p in ckpts.glob("*.pt")} if ckpts.is_dir() else {}
 
-    def start_and_signal(sig, resumed):
-        before = written()
-        proc = subprocess.Popen([sys.executable, "-m", "roadmap", *args], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
+    def both_checkpointed_then(signal_it, finished):
         deadline = time.time() + 300
-        # first: both variants have an epoch behind them; resumed: one has finished another epoch (at
-        # once, as a stat is cheap: 3 epochs of these tiny variants leave little time)
-        while (len(written()) < 2) if not resumed else not any(
-                written().get(p, t) != t for p, t in before.items()):
-            assert proc.poll() is None and time.time() < deadline, "the run ended before both checkpointed"
+        while len(written()) < 2:
+            assert not finished() and time.time() < deadline, "the run ended before both checkpointed"
             time.sleep(0.01)
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
+        signal_it()
+
+    def no_worker_and_no_rows():
         assert _variant_locks_free(out, ["step0-seed0", "step1-seed0"]), "a worker outlived its parent"
         assert not (out / "results.csv").exists()
-        return proc.returncode, err
 
-    rc, err = start_and_signal(signal.SIGTERM, resumed=False)
-    assert rc == 130 and "resumes every unfinished variant" in err
-    rc, err = start_and_signal(signal.SIGKILL, resumed=True)
+    # SIGTERM, as a scheduler sends it, to this process alone, from a thread while main() runs the pool
+    ended = threading.Event()
+    watcher = threading.Thread(target=both_checkpointed_then, daemon=True,
+                               args=(lambda: os.kill(os.getpid(), signal.SIGTERM), ended.is_set))
+    watcher.start()
+    try:
+        rc = main(args)
+    finally:
+        ended.set()
+        watcher.join()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # main() left its handler (or, once it fired, SIG_IGN)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert rc == 130 and "resumes every unfinished variant" in capsys.readouterr().err
+    no_worker_and_no_rows()
+
+    # resumed in another process, then kill -9 once one variant has finished another epoch (at once, as
+    # a stat is cheap: 3 epochs of these tiny variants leave little time)
+    before = written()
+    proc = subprocess.Popen([sys.executable, "-m", "roadmap", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not any(written().get(p, t) != t for p, t in before.items()):
+        assert proc.poll() is None and time.time() < deadline, "the resumed run ended before another epoch"
+        time.sleep(0.01)
+    proc.kill()
+    _, err = proc.communicate(timeout=60)
     assert err.count("resuming") == 2
-    capsys.readouterr()
-    assert main(args) == 0  # here: the same command, without starting another interpreter
+    no_worker_and_no_rows()
+
+    assert main(args) == 0  # the same command again
     assert capsys.readouterr().err.count("resuming") == 2
     for ours, alone in zip(metrics(out), metrics(two_steps)):
         pd.testing.assert_frame_equal(ours, alone)
