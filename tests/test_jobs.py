@@ -141,3 +141,27 @@ def test_slurm_jobs_through_submitits_local_executor(tmp_path, capsys):
     assert "step0 seed 0: job" in capsys.readouterr().out
     df = pd.read_csv(tmp_path / "results.csv")
     assert df["status"].item() == "ok" and df["epochs"].item() == 1
+
+
+def test_the_fork_server_starts_before_the_trainer_is_imported_only_where_a_pool_may_run(monkeypatch):
+    """`roadmap run` starts the pool's fork server first, so that its imports overlap the run's own;
+    not for one job, nor in a process of torchrun's (which trains one variant with its ranks)."""
+    from roadmap.cli.run import _may_pool
+    from roadmap.runs import machine
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(machine, "cores", lambda: 2)
+    assert _may_pool(None) and _may_pool(2) and not _may_pool(1)
+    monkeypatch.setattr(machine, "cores", lambda: 1)
+    assert not _may_pool(None) and _may_pool(2)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert not _may_pool(None) and not _may_pool(2)
+
+    started = []
+    monkeypatch.setattr(pool, "start_early", lambda: started.append("fork server"))
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setattr(machine, "cores", lambda: 2)
+    import roadmap.runs.runner as runner
+    monkeypatch.setattr(runner, "run", lambda cfg: started.append(cfg.jobs) or 0)
+    assert main(["run", "--upto", "step0", "--jobs", "2"]) == 0 and started == ["fork server", 2]
+    started.clear()
+    assert main(["run", "--upto", "step0", "--jobs", "1"]) == 0 and started == [1]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import textwrap
 
 from roadmap.arch.names import DESIGNS
@@ -77,6 +78,9 @@ def _jobs(text: str) -> int | None:
 
 
 def _run(a) -> int:
+    if a.launcher == "here" and _may_pool(a.jobs):
+        from roadmap.runs import pool
+        pool.start_early()
     from roadmap.runs.runner import RunConfig, run
 
     cfg = RunConfig(roadmap=a.roadmap, design=a.design, upto=a.upto, only=a.only, recipe=a.recipe, overrides=a.overrides,
@@ -86,3 +90,13 @@ def _run(a) -> int:
         return run(cfg)
     from roadmap.runs.launch import submit
     return submit(cfg, a.launcher, partition=a.partition, nodes=a.nodes, gpus=a.gpus, timeout_min=a.timeout_min)
+
+
+def _may_pool(jobs: int | None) -> bool:
+    """Whether this run may train in a worker pool (roadmap.runs.runner._share decides for sure, after
+    the imports that starting the pool early overlaps): several jobs asked for, or one per core by
+    default, and not one process of torchrun's."""
+    from roadmap.runs import machine
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return False
+    return jobs > 1 if jobs is not None else machine.cores() > 1

@@ -94,6 +94,16 @@ def _context():
     return ctx
 
 
+def start_early() -> None:
+    """Start the fork server now, before this process imports the trainer itself: the two imports
+    (seconds each) then overlap on two cores instead of following each other. Left unused (every
+    variant cached, a single one to train), the server ends with this process."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+        forkserver.ensure_running()
+
+
 def run_all(fn: Callable, tasks: Iterable, jobs: int, threads: int, progress,
             on_result: Callable, shared=None) -> None:
     """fn(task) for every task, `jobs` at a time in worker processes with `threads` intra-op threads
