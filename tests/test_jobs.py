@@ -1,8 +1,12 @@
-"""Several variants at once: --jobs workers, the local and Slurm launchers (submitit), and DDP under
-torchrun."""
+"""Several variants at once: --jobs workers (stopped and killed too), the local and Slurm launchers
+(submitit), and DDP under torchrun. The pool's tests share this module, so that one test process
+starts a fork server for them all."""
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pandas as pd
 import pytest
@@ -11,14 +15,17 @@ import torch
 import roadmap
 from roadmap.arch.scale import scale_spec
 from roadmap.cli import main
+from roadmap.errors import RoadmapError
 from roadmap.runs import pool
+from roadmap.runs.lock import file_lock
 from roadmap.runs.runner import RunConfig, run
+from roadmap.runs.table import read_runs
 from roadmap.train.augment import image_transforms
 from roadmap.train.data import load_data
 from roadmap.train.loop import evaluate
 from roadmap.train.recipe import load_recipe
 
-from quick_runs import DATA, FAST, SMALL, cfg, set_flags
+from quick_runs import DATA, FAST, SMALL, cfg, metrics, set_flags
 
 
 def _environment_variable(key: str):
@@ -144,24 +151,97 @@ def test_slurm_jobs_through_submitits_local_executor(tmp_path, capsys):
 
 
 def test_the_fork_server_starts_before_the_trainer_is_imported_only_where_a_pool_may_run(monkeypatch):
-    """`roadmap run` starts the pool's fork server first, so that its imports overlap the run's own;
-    not for one job, nor in a process of torchrun's (which trains one variant with its ranks)."""
+    """`roadmap run --jobs N` starts the pool's fork server first, so that its imports overlap the run's
+    own; not for one job or the default (which may train a single variant), nor in a process of
+    torchrun's (which trains one variant with its ranks)."""
     from roadmap.cli.run import _may_pool
-    from roadmap.runs import machine
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    monkeypatch.setattr(machine, "cores", lambda: 2)
-    assert _may_pool(None) and _may_pool(2) and not _may_pool(1)
-    monkeypatch.setattr(machine, "cores", lambda: 1)
-    assert not _may_pool(None) and _may_pool(2)
+    assert _may_pool(2) and not _may_pool(1) and not _may_pool(None)
     monkeypatch.setenv("WORLD_SIZE", "2")
-    assert not _may_pool(None) and not _may_pool(2)
+    assert not _may_pool(2)
 
     started = []
     monkeypatch.setattr(pool, "start_early", lambda: started.append("fork server"))
     monkeypatch.setenv("WORLD_SIZE", "1")
-    monkeypatch.setattr(machine, "cores", lambda: 2)
     import roadmap.runs.runner as runner
     monkeypatch.setattr(runner, "run", lambda cfg: started.append(cfg.jobs) or 0)
     assert main(["run", "--upto", "step0", "--jobs", "2"]) == 0 and started == ["fork server", 2]
     started.clear()
-    assert main(["run", "--upto", "step0", "--jobs", "1"]) == 0 and started == [1]
+    assert main(["run", "--upto", "step0"]) == 0 and started == [None]
+
+
+def _variant_locks_free(out, names, timeout=20):
+    """True once no process holds any of these variants' locks (their trainers are gone)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            for name in names:
+                with file_lock(out / "locks" / f"{name}.lock", False, "busy"):
+                    pass
+            return True
+        except RoadmapError:
+            time.sleep(0.2)
+    return False
+
+
+@pytest.mark.long(16)
+def test_a_stopped_or_killed_two_job_run_resumes_to_the_rows_of_one_job_at_a_time(two_steps, tmp_path, capsys):
+    """Only the parent is signalled, first with SIGTERM, then, resumed, with kill -9: its workers go
+    with it each time and keep their epoch checkpoints, and the same command finishes both variants
+    with the numbers of an unbroken one-job run (so two jobs at a time, started fresh and resumed,
+    give the rows of one at a time). The SIGTERM'd run is this test process, as the finishing one
+    is: only kill -9 needs another interpreter (each costs seconds of imports, its fork server too)."""
+    out = tmp_path / "killed"
+    args = ["run", "--upto", "step1", "--data", DATA, "--out", str(out), "--jobs", "2", "--threads", "1", *set_flags(FAST)]
+    ckpts = out / "checkpoints"
+
+    def written():  # checkpoint -> when it was last rewritten (every epoch end)
+        return {p: p.stat().st_mtime_ns for p in ckpts.glob("*.pt")} if ckpts.is_dir() else {}
+
+    def both_checkpointed_then(signal_it, finished):
+        deadline = time.time() + 300
+        while len(written()) < 2:
+            assert not finished() and time.time() < deadline, "the run ended before both checkpointed"
+            time.sleep(0.01)
+        signal_it()
+
+    def no_worker_and_no_rows():
+        assert _variant_locks_free(out, ["step0-seed0", "step1-seed0"]), "a worker outlived its parent"
+        assert not (out / "results.csv").exists()
+
+    # SIGTERM, as a scheduler sends it, to this process alone, from a thread while main() runs the pool
+    ended = threading.Event()
+    watcher = threading.Thread(target=both_checkpointed_then, daemon=True,
+                               args=(lambda: os.kill(os.getpid(), signal.SIGTERM), ended.is_set))
+    watcher.start()
+    try:
+        rc = main(args)
+    finally:
+        ended.set()
+        watcher.join()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # main() left its handler (or, once it fired, SIG_IGN)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert rc == 130 and "resumes every unfinished variant" in capsys.readouterr().err
+    no_worker_and_no_rows()
+
+    # resumed in another process, then kill -9 once one variant has finished another epoch (at once, as
+    # a stat is cheap: 3 epochs of these tiny variants leave little time)
+    before = written()
+    proc = subprocess.Popen([sys.executable, "-m", "roadmap", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not any(written().get(p, t) != t for p, t in before.items()):
+        assert proc.poll() is None and time.time() < deadline, "the resumed run ended before another epoch"
+        time.sleep(0.01)
+    proc.kill()
+    _, err = proc.communicate(timeout=60)
+    assert err.count("resuming") == 2
+    no_worker_and_no_rows()
+
+    assert main(args) == 0  # the same command again
+    assert capsys.readouterr().err.count("resuming") == 2
+    for ours, alone in zip(metrics(out), metrics(two_steps)):
+        pd.testing.assert_frame_equal(ours, alone)
+    df = pd.read_csv(out / "results.csv")
+    assert (df["cpu"].str.len() > 0).all() and df["cpu_capability"].notna().all()  # the processor, per row
+    assert read_runs(out)[-1]["jobs"] == 2

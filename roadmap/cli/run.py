@@ -93,10 +93,8 @@ def _run(a) -> int:
 
 
 def _may_pool(jobs: int | None) -> bool:
-    """Whether this run may train in a worker pool (roadmap.runs.runner._share decides for sure, after
-    the imports that starting the pool early overlaps): several jobs asked for, or one per core by
-    default, and not one process of torchrun's."""
-    from roadmap.runs import machine
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        return False
-    return jobs > 1 if jobs is not None else machine.cores() > 1
+    """Whether to start the pool's fork server before the imports (roadmap.runs.runner._share decides
+    for sure, after them): only for --jobs N > 1 outside torchrun. By default the pool runs only if
+    more than one variant is left to train, which the folder tells only after the imports, and a
+    server left unused would have spent seconds of a core importing."""
+    return jobs is not None and jobs > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1
