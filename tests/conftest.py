@@ -12,17 +12,21 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+UNMARKED = 0.1  # seconds: a test with no long mark, about the mean of those (quiet, 2 cores)
+
+
 def _seconds(item) -> float:
     mark = item.get_closest_marker("long")
     if mark and not (len(mark.args) == 1 and isinstance(mark.args[0], (int, float))):
         raise pytest.UsageError(f"{item.nodeid}: write @pytest.mark.long(SECONDS), its quiet 2-core time")
-    return mark.args[0] if mark else 0.0
+    return mark.args[0] if mark else UNMARKED
 
 
 def pytest_collection_modifyitems(items):
-    """Modules by their long tests' seconds, most first, and long tests first within each: `make test`
+    """Modules by their expected seconds, most first, and long tests first within each: `make test`
     deals whole modules (xdist's loadfile, in this order) to whichever worker is free next, so a long
-    module never starts last, and a module's fixtures build once."""
+    module never starts last (the short ones even the workers out at the end), and a module's
+    fixtures build once."""
     modules = {}
     for item in items:
         modules.setdefault(item.module.__name__, []).append(item)
