@@ -10,7 +10,8 @@ Ours: the trainer's settings (channels_last; bf16 autocast on GPU, and on a CPU 
 except for depthwise convs (roadmap.train.precision); fused AdamW, optional torch.compile, no host
 sync inside the timed loop). Baseline: the same architecture from timm where it has one (else our
 module), in a plain eager channels_last loop with bf16 autocast on GPU (as timm's train.py runs
-with --amp --channels-last) and fp32 on CPU.
+with --amp --channels-last) and fp32 on CPU. On a CPU both run after the trainer's process-wide
+`keep_freed_memory()` (roadmap.train.allocator): its 1.3-3x is in both sides, not in the ratios.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from roadmap.arch.complexity import complexity
 from roadmap.arch.network import build
 from roadmap.arch.scale import scale_spec
 from roadmap.arch.steps import Roadmap
+from roadmap.train.allocator import keep_freed_memory
 from roadmap.train.precision import Precision, keep_depthwise_fp32, precision
 
 # dense bf16 tensor-core peaks (TFLOP/s) from the vendors' data sheets, by name fragment
@@ -113,6 +115,8 @@ def bench(rm: Roadmap, step_ids: list[str] | None, batch: int, res: int, iters: 
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     compile_model = device.type == "cuda" if compile_model is None else compile_model
     peak = device_peak(device, peak_tflops)
+    if device.type == "cpu":
+        keep_freed_memory()  # as the trainer runs; both sides
     steps = [rm.step(s) for s in step_ids] if step_ids else rm.steps
     rows = []
     for st in steps:

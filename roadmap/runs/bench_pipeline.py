@@ -6,7 +6,9 @@ scheduler-free steps, channels_last. Ours is `roadmap.train.loop.train` itself, 
 the `train_img_s` the runner writes. The peer is a plain loop: timm's `create_transform`, a
 `DataLoader`, timm's AdamW and label smoothing, taken at the best of fp32 / bf16 autocast and of
 0 / 1 loader workers. Each side trains two epochs and the second is timed, so start-up (worker
-processes, first-call kernel selection) counts for neither.
+processes, first-call kernel selection) counts for neither. Both run in this process after
+`keep_freed_memory()` (roadmap.train.allocator, which the trainer sets process-wide on a CPU): the
+ratio is the pipeline's and the loop's, not the allocator's.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from torch.utils.data import DataLoader
 from roadmap.arch.network import build
 from roadmap.arch.scale import scale_spec
 from roadmap.arch.steps import Roadmap
+from roadmap.train.allocator import keep_freed_memory
 from roadmap.train.augment import image_transforms
 from roadmap.train.data import load_data
 from roadmap.train.loop import pipeline, train
@@ -58,6 +61,7 @@ def bench_pipeline(rm: Roadmap, step_ids: list[str], recipe_name: str = "smoke",
     data = load_data(data_source)
     res = recipe.res or data.image_size
     device = torch.device("cpu")
+    keep_freed_memory()  # before either side, whichever runs first
     rows = []
     for sid in step_ids:
         st = rm.step(sid)

@@ -27,6 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from roadmap.errors import RoadmapError
 from roadmap.train import distributed
+from roadmap.train.allocator import keep_freed_memory
 from roadmap.train.batches import InMemoryBatches
 from roadmap.train.data import DataSplits
 from roadmap.train.loaders import PerSampleBatches
@@ -105,6 +106,8 @@ def train(
     """`on_epoch(record)` hears each finished epoch's row of `history` (TensorBoard, say)."""
     ctx = distributed.context()
     device = ctx.device
+    if device.type == "cpu":
+        keep_freed_memory()  # CPU steps 1.3-3x faster: roadmap/train/allocator.py
     res = recipe.res or data.image_size
     per_device, world = recipe.batch_per_device, ctx.world
     if recipe.batch_size % (per_device * world):
