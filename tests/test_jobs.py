@@ -198,29 +198,42 @@ def test_a_stopped_or_killed_two_job_run_resumes_to_the_rows_of_one_job_at_a_tim
     def written():  # checkpoint -> when it was last rewritten (every epoch end)
         return {p: p.stat().st_mtime_ns for p in ckpts.glob("*.pt")} if ckpts.is_dir() else {}
 
-    def both_checkpointed_then(signal_it, finished):
-        deadline = time.time() + 300
-        while len(written()) < 2:
-            assert not finished() and time.time() < deadline, "the run ended before both checkpointed"
-            time.sleep(0.01)
-        signal_it()
-
     def no_worker_and_no_rows():
         assert _variant_locks_free(out, ["step0-seed0", "step1-seed0"]), "a worker outlived its parent"
         assert not (out / "results.csv").exists()
 
-    # SIGTERM, as a scheduler sends it, to this process alone, from a thread while main() runs the pool
-    ended = threading.Event()
-    watcher = threading.Thread(target=both_checkpointed_then, daemon=True,
-                               args=(lambda: os.kill(os.getpid(), signal.SIGTERM), ended.is_set))
+    # SIGTERM, as a scheduler sends it, to this process alone, from a thread while main() runs the pool.
+    # Never after main() has returned: pytest would take that KeyboardInterrupt for the user's Ctrl-C
+    # and stop this worker's whole session, hiding the failure.
+    lock, ended, missed = threading.Lock(), [], []
+
+    def sigterm_once_both_checkpointed():
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            with lock:
+                if ended:
+                    return missed.append("the run ended before both variants checkpointed")
+                if len(written()) >= 2:
+                    return os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)
+        missed.append("no two checkpoints within 300 s")
+
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    watcher = threading.Thread(target=sigterm_once_both_checkpointed, daemon=True)
     watcher.start()
     try:
-        rc = main(args)
+        try:
+            rc = main(args)
+        finally:
+            with lock:
+                ended.append(True)
+    except KeyboardInterrupt:  # sent in the moment between main()'s return and the lock
+        pytest.fail("the SIGTERM reached the test after main() had returned")
     finally:
-        ended.set()
         watcher.join()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # main() left its handler (or, once it fired, SIG_IGN)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, handlers[0])  # main() installed its own (or, once it fired, SIG_IGN)
+        signal.signal(signal.SIGINT, handlers[1])
+    assert not missed, missed
     assert rc == 130 and "resumes every unfinished variant" in capsys.readouterr().err
     no_worker_and_no_rows()
 
