@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
-if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs one worker per core: one thread each, as the
-    import torch                            # runner gives parallel jobs (a 2-thread op beside a busy core waits);
-    torch.set_num_threads(1)                # only workers: xdist's controller runs no test and needs no torch
+# `make test` runs one worker per core: one thread each, as the runner gives parallel jobs (a 2-thread
+# op beside a busy core waits). Only in workers: xdist's controller runs no test and needs no torch.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch
+    torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

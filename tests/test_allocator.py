@@ -1,45 +1,53 @@
 """A CPU training process keeps the memory it frees (roadmap/train/allocator.py)."""
 import ctypes
-import platform
+import subprocess
+import sys
 
 import pytest
-import torch
 
 from roadmap.runs.runner import run
 from roadmap.train import loop
-from roadmap.train.allocator import keep_freed_memory
+from roadmap.train.allocator import GLIBC
 
 from quick_runs import SMALL, cfg
 
-glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
-
-
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
-                 "keepcost")]
-
-
-def _mallinfo():
-    f = ctypes.CDLL(None).mallinfo2
-    f.restype = _Mallinfo2
-    return f()
-
-
-@glibc
-def test_a_freed_block_larger_than_any_mmap_threshold_stays_on_the_heap():
-    """64 MB is above glibc's largest dynamic mmap threshold (32 MB): by default it is mmapped and
-    unmapped on free. Kept: it comes from the heap, and the heap keeps it after the free."""
+# A fresh interpreter (no torch: ~0.1 s), so that neither an earlier test's settings nor a free hole
+# it left in the heap decides the outcome: malloc 64 MB (above glibc's largest dynamic mmap
+# threshold, 32 MB), touch it, free it; print how much was mmapped and how much the heap shrank.
+PROBE = """
+import ctypes, sys
+from roadmap.train.allocator import keep_freed_memory
+class M(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks "
+                                                "fordblks keepcost").split()]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype, libc.malloc.restype, libc.free.argtypes = M, ctypes.c_void_p, [ctypes.c_void_p]
+if sys.argv[1] == "keep":
     assert keep_freed_memory()
-    before = _mallinfo()
-    x = torch.empty(64 << 20, dtype=torch.uint8)
-    x.fill_(1)
-    during = _mallinfo()
-    assert during.hblkhd == before.hblkhd and during.uordblks - before.uordblks >= 64 << 20  # heap, not mmap
-    del x
-    assert _mallinfo().arena == during.arena  # not trimmed: the next step's activations reuse it
+elif sys.argv[1] == "no-mmap-only":
+    libc.mallopt(-4, 0)
+size = 64 << 20
+block = libc.malloc(size)
+ctypes.memset(block, 1, size)
+during = libc.mallinfo2()
+libc.free(block)
+after = libc.mallinfo2()
+print(during.hblkhd >= size, during.arena - after.arena >= size)
+"""
 
 
+@pytest.mark.skipif(not (GLIBC and hasattr(ctypes.CDLL(None), "mallinfo2")), reason="glibc 2.33+'s malloc")
+def test_a_freed_block_larger_than_any_mmap_threshold_stays_on_the_heap():
+    def probe(mode):  # (mmapped, heap trimmed after the free)
+        out = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True).stdout
+        return tuple(word == "True" for word in out.split())
+
+    assert probe("default") == (True, False)       # glibc's own way: mmapped, and unmapped on free
+    assert probe("no-mmap-only") == (False, True)  # from the heap, whose top is trimmed on free
+    assert probe("keep") == (False, False)         # from the heap, which keeps it for the next step
+
+
+@pytest.mark.long(1)
 def test_training_on_a_cpu_keeps_freed_memory(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(loop, "keep_freed_memory", lambda: calls.append(1))

@@ -107,7 +107,7 @@ def train(
     ctx = distributed.context()
     device = ctx.device
     if device.type == "cpu":
-        keep_freed_memory()  # CPU steps 1.3-3x faster: roadmap/train/allocator.py
+        keep_freed_memory()  # CPU steps 1.3-3.1x faster: roadmap/train/allocator.py
     res = recipe.res or data.image_size
     per_device, world = recipe.batch_per_device, ctx.world
     if recipe.batch_size % (per_device * world):
