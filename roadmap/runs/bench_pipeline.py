@@ -6,9 +6,8 @@ scheduler-free steps, channels_last. Ours is `roadmap.train.loop.train` itself, 
 the `train_img_s` the runner writes. The peer is a plain loop: timm's `create_transform`, a
 `DataLoader`, timm's AdamW and label smoothing, taken at the best of fp32 / bf16 autocast and of
 0 / 1 loader workers. Each side trains two epochs and the second is timed, so start-up (worker
-processes, first-call kernel selection) counts for neither. Both run in this process after
-`keep_freed_memory()` (roadmap.train.allocator, which the trainer sets process-wide on a CPU): the
-ratio is the pipeline's and the loop's, not the allocator's.
+processes, first-call kernel selection) counts for neither. Both sides run in this process with
+the trainer's process-wide `keep_freed_memory()` (roadmap.train.allocator), whichever runs first.
 """
 from __future__ import annotations
 
