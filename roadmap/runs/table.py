@@ -254,6 +254,16 @@ class Table:
                     & _same_sweep(same.get("sweep", pd.Series("", index=same.index)), sweep_of(row_key.get("sweep")))]
         return (mine if len(mine) else same).iloc[0].to_dict()
 
+    def finished_row(self, row_key: dict) -> dict | None:
+        """The finished row that a result for `row_key`'s (roadmap, step, seed, sweep) would replace."""
+        df = self.read()
+        if df.empty:
+            return None
+        mine = df[(df["roadmap"] == row_key["roadmap"]) & (df["step"] == row_key["step"])
+                  & (df["seed"] == row_key["seed"]) & (df["status"] == "ok")
+                  & _same_sweep(df.get("sweep", pd.Series("", index=df.index)), sweep_of(row_key.get("sweep")))]
+        return mine.iloc[0].to_dict() if len(mine) else None
+
     def reuse(self, hit: dict, row: dict) -> None:
         """Record `hit`'s result as `row`'s: the same network trained once, named twice."""
         ident = ("roadmap", "regime", "step", "label", "group", "adopted", "order", "paper_top1", "paper_std",
