@@ -66,9 +66,9 @@ def test_a_changed_recipe_is_not_taken_from_the_cache(two_steps, tmp_path):
     assert len(df) == 2
 
 
-def test_rows_from_a_machine_of_another_precision_are_not_replaced_unasked(two_steps, tmp_path):
-    """Another machine (no native bf16, a GPU) would miss the cache on precision alone and retrain and
-    replace a study's finished rows in its own precision: refused, nothing touched, unless --force."""
+def test_a_study_is_not_continued_in_another_precision_unasked(two_steps, tmp_path):
+    """Another machine (no native bf16, a GPU) would miss the cache on precision alone, and replace a
+    study's finished rows or add unlike ones beside them: refused, nothing touched, unless --force."""
     out = tmp_path / "elsewhere"
     shutil.copytree(two_steps, out)
     df = pd.read_csv(out / "results.csv")
@@ -77,9 +77,12 @@ def test_rows_from_a_machine_of_another_precision_are_not_replaced_unasked(two_s
     df["precision"] = there
     df.to_csv(out / "results.csv", index=False)
     before = {f: (out / f).read_bytes() for f in ("results.csv", "epochs.csv", "run.json")}
-    with pytest.raises(RoadmapError, match=rf"holds 2 finished row\(s\) trained in '{there}' \(step0 seed 0, "
-                                           rf"step1 seed 0\), and this machine trains in '{here}'.*--force"):
+    refused = rf"holds 2 finished row\(s\) of this study trained in '{there}' \(step0 seed 0, step1 seed 0\), " \
+              rf"and this machine trains in '{here}'.*--force"
+    with pytest.raises(RoadmapError, match=refused):
         run(cfg(out))
+    with pytest.raises(RoadmapError, match=refused):  # nor a new seed beside them
+        run(cfg(out, upto="step0", first_seed=1))
     assert {f: (out / f).read_bytes() for f in before} == before
     assert run(cfg(out, upto="step0", force=True)) == 0
     assert pd.read_csv(out / "results.csv").set_index("step")["precision"].to_dict() == {"step0": here, "step1": there}

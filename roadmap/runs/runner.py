@@ -33,7 +33,7 @@ from roadmap.runs.folder import RunFolder
 from roadmap.runs.lock import file_lock
 from roadmap.runs.progress import Progress, VariantProgress
 from roadmap.runs import tensorboard
-from roadmap.runs.table import CACHE_KEY, Table, run_key, sweep_of, write_run
+from roadmap.runs.table import Table, run_key, sweep_of, write_run
 from roadmap.runs.weights import save_weights, weights_path
 from roadmap.train import distributed
 from roadmap.train.data import DataSplits, data_name, load_data
@@ -334,7 +334,7 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
         for vid, why in rm.skipped.items():
             progress.say(f"{vid}: not built: {why}")
         pending: list[Variant] = []
-        other_precision: list[dict] = []  # finished rows this machine would retrain in another precision
+        other_precision: dict[tuple, dict] = {}  # finished rows of a study this machine trains otherwise
         for s in studies:
             for order, step, seed in todo:
                 row = _row(s, step, order, seed, _spec(s, step))
@@ -345,10 +345,8 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
                                                                            sweep_of(hit.get("sweep"))),
                                          _tags(row, s.recipe))
                 if hit is None and ctx.main and not cfg.force:
-                    old = table.finished_row(row)
-                    if old is not None and isinstance(old["precision"], str) \
-                            and [k for k in CACHE_KEY if str(old[k]) != str(row[k])] == ["precision"]:
-                        other_precision.append({**old, "here": row["precision"]})
+                    for old in table.in_other_precision(row):
+                        other_precision[old["step"], old["seed"]] = {**old, "here": row["precision"]}
                 if hit is None:
                     if cfg.force and ctx.main:
                         _checkpoint(s, row).unlink(missing_ok=True)
@@ -362,7 +360,7 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
                         table.reuse(hit, row)
                     progress.finish(v.name, f"{v.name}: the same network and recipe as {hit['roadmap']} "
                                             f"{hit['step']}, trained once: taken from {table.path}", trained=False)
-        refusal = distributed.broadcast_object(_precision_refusal(other_precision, table) if ctx.main else None)
+        refusal = distributed.broadcast_object(_precision_refusal(list(other_precision.values()), table) if ctx.main else None)
         if refusal:
             raise RoadmapError(refusal)
         jobs, threads = _share(cfg, len(pending), progress)
@@ -415,16 +413,17 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
 
 
 def _precision_refusal(rows: list[dict], table: Table) -> str | None:
-    """Finished rows that differ from this run only in the precision the machine trains in (another
-    CPU without native bf16, a GPU) would be retrained and replaced: a study would silently mix
-    precisions. Refused unless --force says so."""
+    """A study trained in one precision, continued on a machine that trains in another (a CPU without
+    native bf16, a GPU), would have its rows replaced or paired with unlike ones: the cache misses on
+    precision alone. Refused unless --force says so."""
     if not rows:
         return None
     there = " and ".join(sorted({repr(str(r["precision"])) for r in rows}))
     named = ", ".join(f"{r['step']} seed {r['seed']}" for r in rows[:3]) + (", ..." if len(rows) > 3 else "")
-    return (f"{table.path} holds {len(rows)} finished row(s) trained in {there} ({named}), "
-            f"and this machine trains in {str(rows[0]['here'])!r}, so this run would retrain and replace "
-            f"them: run it where they were trained, pass --force to replace them, or choose another --out")
+    return (f"{table.path} holds {len(rows)} finished row(s) of this study trained in {there} ({named}), "
+            f"and this machine trains in {str(rows[0]['here'])!r}, so this run would replace them or pair "
+            f"them with unlike rows: run it where they were trained, pass --force to train here anyway, "
+            f"or choose another --out")
 
 
 class _train_with:

@@ -254,15 +254,18 @@ class Table:
                     & _same_sweep(same.get("sweep", pd.Series("", index=same.index)), sweep_of(row_key.get("sweep")))]
         return (mine if len(mine) else same).iloc[0].to_dict()
 
-    def finished_row(self, row_key: dict) -> dict | None:
-        """The finished row that a result for `row_key`'s (roadmap, step, seed, sweep) would replace."""
+    def in_other_precision(self, row_key: dict) -> list[dict]:
+        """Finished rows of `row_key`'s study (roadmap, recipe, data, resolution, sweep value) trained in
+        another precision than it: a result for it would replace one of them or be paired with them."""
         df = self.read()
         if df.empty:
-            return None
-        mine = df[(df["roadmap"] == row_key["roadmap"]) & (df["step"] == row_key["step"])
-                  & (df["seed"] == row_key["seed"]) & (df["status"] == "ok")
-                  & _same_sweep(df.get("sweep", pd.Series("", index=df.index)), sweep_of(row_key.get("sweep")))]
-        return mine.iloc[0].to_dict() if len(mine) else None
+            return []
+        study = (df["status"] == "ok") & _same_sweep(df.get("sweep", pd.Series("", index=df.index)),
+                                                     sweep_of(row_key.get("sweep")))
+        for k in ("roadmap", "recipe_hash", "data_fingerprint", "res"):
+            study &= df[k].astype(str) == str(row_key[k])
+        known = df["precision"].map(lambda p: isinstance(p, str))  # rows from before the column: unknown
+        return df[study & known & (df["precision"] != str(row_key["precision"]))].to_dict(orient="records")
 
     def reuse(self, hit: dict, row: dict) -> None:
         """Record `hit`'s result as `row`'s: the same network trained once, named twice."""
