@@ -21,6 +21,19 @@ def test_bench_cli_writes_the_table(tmp_path):
     assert (df["baseline"] == "our model, plain eager loop").all()  # scaled down: no timm twin at this size
 
 
+def test_the_stem_stride_builds_the_network_a_recipe_trains(tmp_path):
+    out = tmp_path / "bench.csv"
+    args = ["bench", "--roadmap", "isotropic", "--steps", "step0", "--batch", "2", "--res", "32", "--width", "0.25",
+            "--depth", "0.34", "--iters", "1", "--warmup", "0", "--out", str(out)]
+    assert main(args) == 0
+    patch16 = pd.read_csv(out).squeeze()
+    assert main(args + ["--stem-stride", "1"]) == 0
+    patch4 = pd.read_csv(out).squeeze()
+    assert pd.isna(patch16["stem_stride"]) and patch4["stem_stride"] == 1
+    assert patch4["gmacs"] > 10 * patch16["gmacs"]  # 64 patches of 4 x 4 instead of 4 of 16 x 16
+    assert main(args + ["--stem-stride", "0"]) == 2
+
+
 def test_full_size_variants_use_the_timm_twin_as_baseline():
     rm = roadmap.load("convnext-t")
     df = bench(rm, ["step0", "step7"], batch=2, res=32, iters=1, warmup=0, peak_tflops=2.5, report=lambda *_: None)

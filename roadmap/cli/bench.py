@@ -20,6 +20,8 @@ def register(sub, name: str, help: str):
         epilog="examples:\n"
                "  roadmap bench --steps step0 step7 --batch 256            # on a GPU\n"
                "  roadmap bench --steps step0 --batch 8 --res 64 --width 0.25 --depth 0.34 --iters 3   # CPU\n"
+               "  roadmap bench --roadmap isotropic --steps step0 --batch 128 --res 32 --width 0.25 --depth 0.34 "
+               "--stem-stride 1   # as cpu-proxy --set stem_stride=1 builds it\n"
                "  roadmap bench --pipeline --steps step0 step7             # end to end, against a plain timm loop",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--roadmap", default="convnext-t", help=ROADMAP_HELP + " (default: %(default)s)")
@@ -30,6 +32,8 @@ def register(sub, name: str, help: str):
     s.add_argument("--warmup", type=int, default=5, help="untimed steps first (default: %(default)s)")
     s.add_argument("--width", type=float, default=1.0, help="width multiplier, for small CPU runs (default: 1)")
     s.add_argument("--depth", type=float, default=1.0, help="depth multiplier (default: 1)")
+    s.add_argument("--stem-stride", type=int, metavar="S",
+                   help="the stem's total stride for small images, as a recipe's stem_stride (default: the spec's)")
     s.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile our models (default: on for GPU, off for CPU)")
     s.add_argument("--peak-tflops", type=float, help="the device's dense bf16 peak, for MFU (default: known GPUs)")
@@ -53,6 +57,8 @@ def _bench(a) -> int:
 
     if a.batch < 1 or a.iters < 1 or a.warmup < 0:
         raise RoadmapError("--batch and --iters must be at least 1, --warmup at least 0")
+    if a.stem_stride is not None and a.stem_stride < 1:
+        raise RoadmapError("--stem-stride must be at least 1")
     rm = load(a.roadmap)
     if a.pipeline:
         from roadmap.runs.bench_pipeline import bench_pipeline
@@ -62,7 +68,8 @@ def _bench(a) -> int:
         df.to_csv(out, index=False)
         print(f"bench table: {out}")
         return 0
-    df = bench(rm, a.steps, a.batch, a.res, a.iters, a.warmup, a.width, a.depth, a.compile, a.peak_tflops)
+    df = bench(rm, a.steps, a.batch, a.res, a.iters, a.warmup, a.width, a.depth, a.compile, a.peak_tflops,
+               stem_stride=a.stem_stride)
     device = re.sub(r"[^A-Za-z0-9.-]+", "-", str(df["device"].iloc[0])).strip("-").lower()
     out = Path(a.out or f"results/bench-{device}.csv")
     out.parent.mkdir(parents=True, exist_ok=True)

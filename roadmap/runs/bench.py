@@ -111,7 +111,7 @@ def measure(model: nn.Module, device: torch.device, batch: int, res: int, iters:
 def bench(rm: Roadmap, step_ids: list[str] | None, batch: int, res: int, iters: int, warmup: int,
           width: float = 1.0, depth: float = 1.0, compile_model: bool | None = None,
           peak_tflops: float | None = None, num_classes: int = 1000, device: torch.device | None = None,
-          report=print) -> pd.DataFrame:
+          report=print, stem_stride: int | None = None) -> pd.DataFrame:
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     compile_model = device.type == "cuda" if compile_model is None else compile_model
     peak = device_peak(device, peak_tflops)
@@ -120,12 +120,12 @@ def bench(rm: Roadmap, step_ids: list[str] | None, batch: int, res: int, iters: 
     steps = [rm.step(s) for s in step_ids] if step_ids else rm.steps
     rows = []
     for st in steps:
-        spec = scale_spec(st.spec, width, depth)
+        spec = scale_spec(st.spec, width, depth, stem_stride)
         macs = complexity(spec, num_classes=num_classes, res=res)["gflops"] * 1e9
         torch.manual_seed(0)
         ours = measure(build(spec, num_classes, img_size=res), device, batch, res, iters, warmup,
                        fast=True, compile_model=compile_model, num_classes=num_classes)
-        full_size = width == 1.0 and depth == 1.0
+        full_size = width == 1.0 and depth == 1.0 and stem_stride is None
         if st.timm and full_size:
             baseline_name, baseline = st.timm, timm.create_model(st.timm, pretrained=False, num_classes=num_classes)
         else:
@@ -136,7 +136,7 @@ def bench(rm: Roadmap, step_ids: list[str] | None, batch: int, res: int, iters: 
         row = {
             "step": st.id, "label": st.label, "device": torch.cuda.get_device_name(device)
             if device.type == "cuda" else "cpu", "torch": torch.__version__, "batch": batch, "res": res,
-            "width_mult": width, "depth_mult": depth, "gmacs": macs / 1e9, "compile": compile_model,
+            "width_mult": width, "depth_mult": depth, "stem_stride": stem_stride, "gmacs": macs / 1e9, "compile": compile_model,
             "train_img_s": ours.train_img_s, "eval_img_s": ours.eval_img_s, "train_tflops": tflops,
             "mfu": tflops / peak if peak else float("nan"), "peak_mem_mb": ours.peak_mem_mb,
             "baseline": baseline_name, "baseline_train_img_s": base.train_img_s,
