@@ -360,7 +360,8 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
                         table.reuse(hit, row)
                     progress.finish(v.name, f"{v.name}: the same network and recipe as {hit['roadmap']} "
                                             f"{hit['step']}, trained once: taken from {table.path}", trained=False)
-        refusal = distributed.broadcast_object(_precision_refusal(list(other_precision.values()), table) if ctx.main else None)
+        refusal = _precision_refusal(list(other_precision.values()), table) if ctx.main else None
+        refusal = distributed.broadcast_object(refusal)  # every rank stops, not rank 0 alone
         if refusal:
             raise RoadmapError(refusal)
         jobs, threads = _share(cfg, len(pending), progress)
