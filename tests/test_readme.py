@@ -1,7 +1,7 @@
 """The README's "Use the variants elsewhere" snippets, run as written, in order, in a fresh folder;
 and every report the README quotes, as the committed results give it today.
 
-`roadmap run` commands get settings appended that make them take seconds (1 epoch on 20 images
+`roadmap run` commands get settings appended that make them take seconds (one job, 1 epoch on 20 images
 per class, scored on 10); everything else runs verbatim. The folder starts with step7 trained the same way,
 which the load_model snippet reads.
 """
@@ -27,7 +27,7 @@ def _run_shell(line: str) -> None:
     args = shlex.split(line.split("#")[0])
     assert args[0] == "roadmap", line
     if args[1] == "run":
-        args += FAST
+        args += FAST + ["--jobs", "1"]  # in this process: a pool's fork server would import torch and timm anew
     assert main(args[1:]) == 0, line
 
 
