@@ -13,8 +13,9 @@ import pytest
 
 from roadmap.cli import main
 
-FAST = ["--data", "embedded:20:10", "--quiet", "--threads", "1", "--set", "epochs=1", "--set", "batch_size=50",
-        "--set", "batch_per_device=50", "--set", "warmup_epochs=0"]
+# one job: training in this process, where a pool's fork server would import torch and timm anew
+FAST = ["--data", "embedded:20:10", "--quiet", "--jobs", "1", "--threads", "1", "--set", "epochs=1",
+        "--set", "batch_size=50", "--set", "batch_per_device=50", "--set", "warmup_epochs=0"]
 
 
 def _section(readme: str, title: str) -> str:
@@ -27,7 +28,7 @@ def _run_shell(line: str) -> None:
     args = shlex.split(line.split("#")[0])
     assert args[0] == "roadmap", line
     if args[1] == "run":
-        args += FAST + ["--jobs", "1"]  # in this process: a pool's fork server would import torch and timm anew
+        args += FAST
     assert main(args[1:]) == 0, line
 
 
@@ -108,7 +109,7 @@ def _fast(args: list[str]) -> list[str]:
         extra += ["--only", "step7", "no-step1"]
     elif not {"--upto", "--only", "--design"} & set(args):
         extra += ["--upto", "step1"]
-    return extra + ["--seeds", "1", "--jobs", "1"]
+    return extra + ["--seeds", "1"]
 
 
 @pytest.mark.long(8)
