@@ -177,16 +177,11 @@ def test_every_isotropic_step_trains_forward_and_backward(step):
 
 @pytest.mark.parametrize("name", SMALL + BASE_SIZE)
 def test_bases_run_at_small_resolution(name):
-    """The small bases compute a step here; a base-size one (86M parameters) has only its shapes to
-    fit, which the meta device checks without allocating or initializing the weights."""
     res = 28 if name.startswith("convmixer") else 32  # patches of 7 and 14
-    with torch.device("meta" if name in BASE_SIZE else "cpu"):
-        model = roadmap.build(base(name), num_classes=10, img_size=res)
-        x = torch.randn(2, 3, res, res)
-    out = model(x)
-    assert out.shape == (2, 10)
+    model = roadmap.build(base(name), num_classes=10, img_size=res)
+    out = model(torch.randn(2, 3, res, res))
+    assert out.shape == (2, 10) and torch.isfinite(out).all()
     if name in SMALL:
-        assert torch.isfinite(out).all()
         out.sum().backward()
 
 
