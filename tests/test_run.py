@@ -195,7 +195,7 @@ def test_an_unwritable_output_is_one_sentence(tmp_path, two_steps, capsys):
 
 
 def test_a_folder_trained_with_two_settings_says_so_row_by_row(two_steps, tmp_path):
-    from roadmap.present.aggregate import run_facts
+    from roadmap.present.run_facts import run_facts
     out = tmp_path / "mixed"
     out.mkdir()
     (out / "results.csv").write_text((two_steps / "results.csv").read_text())

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import pandas as pd
 
-from roadmap.arch.catalog import load
-from roadmap.arch.names import bare_name, design_of, parents
+from roadmap.arch.names import parents
 from roadmap.arch.steps import Roadmap
-from roadmap.errors import RoadmapError
+from roadmap.present.roadmaps import as_roadmap, match, try_load
 from roadmap.present.stats import mean_interval, paired_delta, summary_interval, welch
 
 ROW_COLUMNS = [
@@ -74,7 +71,7 @@ def result_rows(results: pd.DataFrame, roadmaps: Sequence[Roadmap] | None = None
     given = list(roadmaps) if roadmaps is not None else None
     rows = []
     for key, table in df.groupby("roadmap", sort=False):
-        rm = (_match(key, given) if given is not None else None) or _try_load(key)
+        rm = (match(key, given) if given is not None else None) or try_load(key)
         rows += _rows_from_roadmap(rm, table) if rm is not None else _rows_from_table(key, table)
     return _with_deltas(rows)
 
@@ -188,101 +185,6 @@ def _with_deltas(rows: list[dict]) -> pd.DataFrame:
     return df.astype({"seeds_needed": "Int64", "resolved": bool, "paper_resolved": bool})
 
 
-def of_design(table: pd.DataFrame, design: str, folder: str | Path = "the folder") -> pd.DataFrame:
-    """The rows of one ablation design (a folder can hold a roadmap's path and its designs)."""
-    names = table["roadmap"].fillna("").astype(str)
-    mine = table[names.map(design_of) == design]
-    if mine.empty:
-        has = sorted(set(names.map(design_of)))
-        raise RoadmapError(f"{folder} has no {design} rows (it has {', '.join(has)}); choose one with --design")
-    return mine
-
-
-def of_roadmap(table: pd.DataFrame, roadmap: str | None, folder: str | Path = "the folder") -> pd.DataFrame:
-    """The rows of one roadmap (None: all of them), by the name its rows carry."""
-    if roadmap is None:
-        return table
-    names = table["roadmap"].fillna("").astype(str)
-    bare = names.map(bare_name)
-    mine = table[(names == roadmap) | (bare == roadmap)]
-    if mine.empty:
-        raise RoadmapError(f"{folder} has no rows of roadmap {roadmap!r}; it has "
-                           f"{', '.join(dict.fromkeys(names)) or 'none'}")
-    return mine
-
-
-def _settings(text) -> dict[str, str]:
-    """"epochs=30 lr=0.001" -> {"epochs": "30", "lr": "0.001"} (a sweep label or a row's recipe_overrides)."""
-    if not isinstance(text, str):
-        return {}
-    return dict(m.groups() for m in re.finditer(r"(?:^|\s)([A-Za-z_]\w*)=(\S+)", text))
-
-
-def value_of(row: pd.Series | dict, key: str) -> str:
-    """What `key` was for a row: its sweep, else its --set overrides, else its own column (epochs), else ""
-    (the recipe's own value)."""
-    for source in ("sweep", "recipe_overrides"):
-        found = _settings(row.get(source)).get(key)
-        if found is not None:
-            return found
-    value = row.get(key)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-
-
-def split_by(table: pd.DataFrame, key: str | None, folder: str | Path = "the folder") -> list[tuple[str, pd.DataFrame]]:
-    """The rows of each value of `key` ("epochs=10", ...), numbers in order; [("", table)] for None."""
-    if key is None:
-        return [("", table)]
-    values = table.apply(lambda r: value_of(r, key), axis=1) if len(table) else pd.Series(dtype=str)
-    found = list(dict.fromkeys(values))
-    if found == [""]:
-        raise RoadmapError(f"{folder}'s rows do not record {key!r}: neither swept (--sweep) nor set (--set)")
-    try:
-        found.sort(key=lambda v: float(v) if v else -math.inf)
-    except ValueError:
-        pass
-    return [(f"{key}={v}" if v else f"{key}: the recipe's", table[values == v]) for v in found]
-
-
-def roadmaps_of(results: pd.DataFrame, runs: list[dict] | dict | None = None) -> list[Roadmap]:
-    """The roadmaps named in a results table's `roadmap` column that can be loaded.
-
-    The column holds a roadmap's name; one that is not shipped (your own YAML) is found through
-    the `roadmap_file` of the run.json invocation that trained it.
-    """
-    runs = [runs] if isinstance(runs, dict) else runs or []
-    files = {r.get("roadmap"): r.get("roadmap_file") for r in runs if r.get("roadmap_file")}
-    names = results["roadmap"].dropna().astype(str).unique() if "roadmap" in results else []
-    out = []
-    for name in names:
-        rm = _try_load(name)
-        if rm is None and files.get(name):
-            rm = _try_load(str(files[name]))
-        if rm is not None:
-            out.append(rm)
-    return out
-
-
-def as_roadmap(x: Roadmap | str) -> Roadmap:
-    return x if isinstance(x, Roadmap) else load(x)
-
-
-def _try_load(key: str) -> Roadmap | None:
-    try:
-        return load(key) if key else None
-    except RoadmapError:
-        return None
-
-
-def _match(key: str, roadmaps: Sequence[Roadmap]) -> Roadmap | None:
-    for rm in roadmaps:
-        if key in (rm.name, str(rm.path)) or Path(key).stem in (rm.name, rm.path.stem):
-            return rm
-    return None
-
-
 def num(x) -> float:
     try:
         return float(x) if x is not None and x == x else math.nan
@@ -302,41 +204,3 @@ def _first(s: pd.Series):
 
 def _bool(x) -> bool:
     return str(x).strip().lower() not in ("false", "0", "no", "none", "nan") if x is not None else True
-
-
-def run_facts(table: pd.DataFrame, run: dict) -> dict:
-    """What was run, from the table's columns first and run.json for the rest."""
-    def pick(col, *keys):
-        if col in table:
-            values = list(dict.fromkeys(str(plain(v)) for v in table[col].dropna() if str(v) != ""))
-            if len(values) > 1:  # rows trained differently: say so rather than print one run's value
-                return f"{' / '.join(values[:3])}{' / ...' if len(values) > 3 else ''} (differs by row)"
-            if values:
-                return plain(_first(table[col]))
-        for k in keys:
-            v = run.get(k)
-            if isinstance(v, dict):
-                v = v.get("name") or v.get(col)
-            if v not in (None, ""):
-                return plain(v)
-        return "?"
-    seeds = sorted({int(s) for s in pd.to_numeric(table.get("seed", pd.Series(dtype=float)), errors="coerce").dropna()})
-    return {
-        "data": str(pick("data", "data", "dataset")), "recipe": pick("recipe", "recipe"), "res": pick("res", "res"),
-        "width_mult": pick("width_mult", "width_mult"), "depth_mult": pick("depth_mult", "depth_mult"),
-        "epochs": pick("epochs", "epochs") if "epochs" in table or "epochs" in run else "",
-        "seeds": ", ".join(map(str, seeds)) or str(run.get("seeds", "?")), "device": str(pick("device", "device")),
-        "overrides": pick("recipe_overrides") if "recipe_overrides" in table else "",
-    }
-
-
-def classes_of(runs: list[dict]) -> int | None:
-    """The number of classes every invocation in run.json trained on (None if unknown or mixed)."""
-    found = {r.get("num_classes") for r in runs}
-    return int(next(iter(found))) if len(found) == 1 and None not in found else None
-
-
-def plain(v):
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v

@@ -18,7 +18,7 @@ from scipy import stats
 
 from roadmap.arch.catalog import load
 from roadmap.errors import RoadmapError
-from roadmap.present.aggregate import split_by
+from roadmap.present.selection import split_by
 from roadmap.present.stats import paired_delta, seed_values, welch
 from roadmap.present.text import change, markdown_table
 from roadmap.runs.table import read_results

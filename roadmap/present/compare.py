@@ -11,7 +11,9 @@ import pandas as pd
 
 from roadmap.errors import RoadmapError
 from roadmap.present import text
-from roadmap.present.aggregate import classes_of, of_design, of_roadmap, roadmaps_of
+from roadmap.present.roadmaps import roadmaps_of
+from roadmap.present.run_facts import classes_of
+from roadmap.present.selection import of_design, of_roadmap
 from roadmap.present.stats import mean_interval, near_chance, paired_delta, seed_values
 from roadmap.runs.table import read_results, read_runs
 

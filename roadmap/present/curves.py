@@ -14,7 +14,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from roadmap.errors import RoadmapError
-from roadmap.present.aggregate import of_design, of_roadmap, run_facts
+from roadmap.present.run_facts import run_facts
+from roadmap.present.selection import of_design, of_roadmap
 from roadmap.present.figure_kit import check_path, pretty, save, subtitle
 from roadmap.runs.folder import RunFolder
 from roadmap.runs.table import read_results, read_run

@@ -21,9 +21,11 @@ from matplotlib.patheffects import withStroke
 
 from roadmap.arch.steps import Roadmap
 from roadmap.errors import RoadmapError
-from roadmap.present.aggregate import (as_roadmap, num, of_design, paper_rows, result_rows, roadmaps_of, run_facts,
-                                       split_by)
+from roadmap.present.aggregate import num, paper_rows, result_rows
 from roadmap.present.figure_kit import DARK_GRAY, GRAY, INK, check_path, flops, pretty, save, short, signed, subtitle
+from roadmap.present.roadmaps import as_roadmap, roadmaps_of
+from roadmap.present.run_facts import run_facts
+from roadmap.present.selection import of_design, split_by
 from roadmap.runs.table import read_results, read_run, read_runs
 
 PAPER_ROADMAPS = ("convnext-t", "convnext-b")
@@ -132,7 +134,7 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
     """A reproduced run in Figure 2's style: mean top-1 per step, seed spread, the paper's value beside it.
 
     `roadmaps`: the names of the roadmaps to draw (default: every one in the folder); `by`: (KEY, label)
-    draws only the rows of one value of a swept setting (labels from roadmap.present.aggregate.split_by)."""
+    draws only the rows of one value of a swept setting (labels from roadmap.present.selection.split_by)."""
     folder = Path(folder)
     table = of_design(read_results(folder), "path", folder)
     if roadmaps is not None:

@@ -20,7 +20,9 @@ from matplotlib.lines import Line2D
 
 from roadmap.arch.steps import Roadmap
 from roadmap.errors import RoadmapError
-from roadmap.present.aggregate import result_rows, roadmaps_of, run_facts
+from roadmap.present.aggregate import result_rows
+from roadmap.present.roadmaps import roadmaps_of
+from roadmap.present.run_facts import run_facts
 from roadmap.present.figure_kit import DARK_GRAY, INK, check_path, pretty, save, subtitle
 from roadmap.runs.table import read_results, read_run, read_runs
 

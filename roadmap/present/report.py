@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from roadmap.present.aggregate import classes_of, of_design, of_roadmap, result_rows, roadmaps_of, split_by
+from roadmap.present.aggregate import result_rows
+from roadmap.present.roadmaps import roadmaps_of
+from roadmap.present.run_facts import classes_of
+from roadmap.present.selection import of_design, of_roadmap, split_by
 from roadmap.present.stats import near_chance
 from roadmap.present.text import change, markdown_table, verdict
 from roadmap.runs.folder import RunFolder
