@@ -13,12 +13,13 @@ from typing import Any
 from roadmap import shipped
 from roadmap.arch.bases import base as base_spec
 from roadmap.arch.names import parents, resolve_stage
+from roadmap.arch.questions import Question, parse_questions
 from roadmap.arch.spec import Spec
 from roadmap.arch.transforms import TRANSFORMS, NotApplicable
 from roadmap.errors import RoadmapError
 
 STEP_KEYS = {"id", "group", "label", "transforms", "adopted", "paper", "note", "timm"}
-ROADMAP_KEYS = {"name", "title", "regime", "base", "reference", "steps", "note", "paper_data"}
+ROADMAP_KEYS = {"name", "title", "regime", "base", "reference", "steps", "note", "paper_data", "questions"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Roadmap:
     path: Path
     skipped: dict[str, str] = field(default_factory=dict)  # variant id -> why it cannot be built (designs)
     paper_data: str = "ImageNet"  # where the steps' published numbers were measured
+    questions: tuple[Question, ...] = ()  # pairs of steps with a published direction (arch.questions)
 
     @property
     def ids(self) -> list[str]:
@@ -120,6 +122,7 @@ def parse(data: Any, path: Path) -> Roadmap:
         regime=str(data.get("regime", regime)), base=data["base"],
         reference=dict(data.get("reference") or {}), steps=steps, path=path,
         paper_data=str(data.get("paper_data", "ImageNet")),
+        questions=parse_questions(data.get("questions"), ids, where),
     )
 
 

@@ -11,6 +11,7 @@ EXAMPLES = """examples:
   roadmap report results/smoke                  # Markdown, ready to paste
   roadmap report results/smoke --format csv -o smoke.csv
   roadmap report results/cifar10-cpu-proxy --roadmap convnext-t-step7-split
+  roadmap report results/cifar10-isotropic --questions   # the roadmap file's questions only
 """
 
 
@@ -24,7 +25,9 @@ def register(sub, name: str, help: str):
             "(Welch on Table 10's 3-seed mean ± std), params (M), GFLOPs and training images/s. Steps not "
             "run or failed are listed as such. The same numbers as `roadmap plot --results`. Markdown "
             "ends with the agreement with the paper: Spearman's rank correlation of the per-step means "
-            "with the paper's, and how many resolved changes have the paper's sign.", 79),
+            "with the paper's, and how many resolved changes have the paper's sign; for a roadmap file "
+            "that poses questions (pairs of steps with a published direction), with each one's paired "
+            "change and its reading: kept, contradicted or not seen.", 79),
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("folder", help="a results folder with results.csv (from `roadmap run`)")
     s.add_argument("--format", choices=["md", "csv"], default="md",
@@ -35,13 +38,19 @@ def register(sub, name: str, help: str):
     s.add_argument("--roadmap", help="which roadmap's rows, when the folder holds several (default: all)")
     s.add_argument("--by", metavar="KEY", help="one table per value of a recipe setting the rows were swept or "
                                                "set over, e.g. --by epochs")
+    s.add_argument("--questions", action="store_true",
+                   help="only the questions the roadmap file poses: each pair's change paired by seed, its "
+                        "published direction and the reading (kept / contradicted / not seen)")
     s.set_defaults(fn=report)
 
 
 def report(a) -> int:
     import pandas as pd
 
+    from roadmap.present import questions
     from roadmap.present.report import report_tables, to_csv, to_markdown  # pandas only when asked
+    if a.questions:
+        return _questions(a)
     parts = report_tables(a.folder, a.design, a.roadmap, a.by)
     if a.format == "csv":
         several = len({df.attrs["roadmap"] for _, df in parts}) > 1
@@ -58,4 +67,21 @@ def report(a) -> int:
                     prefix = f"{regime}: " if df["regime"].nunique() > 1 else ""
                     text += f"\n{prefix}{agreement(rows).sentence()}\n"
         texts.append(text)
+    if a.design == "path" and not a.by:  # the questions pair every seed, whatever the rows were swept over
+        asked = questions.question_table(a.folder, a.roadmap)
+        if len(asked):
+            texts.append("### Questions: published direction against ours\n\n" + questions.to_markdown(asked))
     return emit("\n".join(texts), a.out)
+
+
+def _questions(a) -> int:
+    from roadmap.errors import RoadmapError
+    from roadmap.present import questions
+    if a.design != "path":
+        raise RoadmapError("--questions reads the roadmap's own steps; it takes no --design")
+    if a.by:
+        raise RoadmapError("--questions reads every seed of the roadmap's steps; it takes no --by")
+    asked = questions.question_table(a.folder, a.roadmap)
+    if not len(asked):
+        raise RoadmapError(f"no roadmap of {a.folder} poses questions (a 'questions:' list in its roadmap file)")
+    return emit(questions.to_csv(asked) if a.format == "csv" else questions.to_markdown(asked), a.out)
