@@ -163,6 +163,7 @@ def test_cli_steps_prints_every_isotropic_row(capsys):
     for sid in _step_ids(RM):
         assert sid in out
     assert "22.05" in out and "4.60" in out and "22.31" in out and "4.29" in out
+    assert "  step1 vs step0: attention -> MLP over patches; published lower (feed-forward-only ViT" in out
 
 
 @pytest.mark.parametrize("step", RM.steps, ids=_step_ids(RM))
