@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
 import sys
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -28,7 +27,7 @@ from roadmap.arch.scale import scale_spec
 from roadmap.arch.network import build
 from roadmap.arch.steps import Roadmap, Step
 from roadmap.errors import RoadmapError
-from roadmap.runs import machine, pool
+from roadmap.runs import code_version, machine, pool
 from roadmap.runs.folder import RunFolder
 from roadmap.runs.lock import file_lock
 from roadmap.runs.progress import Progress, VariantProgress
@@ -65,16 +64,6 @@ class RunConfig:
 def default_out(rm: Roadmap, recipe: Recipe, dataset: str) -> Path:
     # every design of a roadmap shares one folder, so each network trains once
     return Path("results") / f"{rm.name.partition('[')[0]}-{dataset.replace(':', '-')}-{recipe.name}"
-
-
-def git_commit() -> str:
-    try:
-        here = Path(__file__).resolve().parent
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-        return sha or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 @dataclass
@@ -155,7 +144,7 @@ def _row(s: Study, step: Step, order: int, seed: int, spec) -> dict:
         "width_mult": recipe.scaling.width_mult, "depth_mult": recipe.scaling.depth_mult,
         "paper_top1": step.paper.get("top1"), "paper_std": step.paper.get("std"),
         "paper_gflops": step.paper.get("gflops"), "torch": torch.__version__, "timm": timm.__version__,
-        "git_commit": git_commit(),
+        "git_commit": code_version.AT_IMPORT,  # the code this process imported, not today's HEAD
         # how it trains, known before it trains: part of the cache key (see roadmap.runs.table)
         "precision": precision(recipe.amp, device), "pipeline": pipeline(data, recipe),
         "recipe_overrides": s.overrides,  # what --set changed, canonical: the row says what trained it
