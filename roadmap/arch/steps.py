@@ -122,7 +122,7 @@ def parse(data: Any, path: Path) -> Roadmap:
         regime=str(data.get("regime", regime)), base=data["base"],
         reference=dict(data.get("reference") or {}), steps=steps, path=path,
         paper_data=str(data.get("paper_data", "ImageNet")),
-        questions=parse_questions(data.get("questions"), ids, where),
+        questions=parse_questions(data.get("questions"), [(s.id, s.adopted) for s in steps], where),
     )
 
 

@@ -17,8 +17,9 @@ from roadmap.errors import RoadmapError
 
 ROADMAP_HELP = "a shipped roadmap (convnext-t, convnext-b, ...) or a path to your own roadmap YAML"
 DESIGN_HELP = ("path: the roadmap's steps in order (default); leave-one-out: the final model with one adopted step "
-               "undone; add-one: the base with only that step applied. Identical networks train once: a "
-               "variant equal to one already trained (the final model, the base) is taken from the cache")
+               "undone; add-one: the base with only that step applied")
+RUN_DESIGN_HELP = DESIGN_HELP + (". Identical networks train once: a variant equal to one already trained (the "
+                                 "final model, the base) is taken from the cache")
 # name -> its line in `roadmap --help`. A command's module is imported only when that command is
 # asked for; its register(subparsers, name, help) adds its options and set_defaults(fn=...).
 COMMANDS = {

@@ -32,7 +32,8 @@ def register(sub, name: str, help: str):
     s.add_argument("--by", metavar="KEY", help="each value of a swept (or set) recipe setting as its own run, "
                                                "e.g. --by epochs on a folder trained with --sweep epochs=10,30")
     s.add_argument("--draws", type=int, default=2000, help="bootstrap draws (default: %(default)s)")
-    s.add_argument("--format", choices=["md", "csv"], default="md", help="(default: %(default)s)")
+    s.add_argument("--format", choices=["md", "csv"], default="md",
+                   help="md: the measures as Markdown; csv: unformatted numbers (default: %(default)s)")
     s.add_argument("--steps", action="store_true", help="with --format csv: the per-step table, not the measures")
     s.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of printing")
     s.set_defaults(fn=agreement)

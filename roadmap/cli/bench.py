@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import textwrap
 from pathlib import Path
 
 from roadmap.cli import ROADMAP_HELP
@@ -12,11 +13,12 @@ from roadmap.errors import RoadmapError
 def register(sub, name: str, help: str):
     s = sub.add_parser(
         name, help=help,
-        description="Per variant: training and inference images/s on synthetic on-device batches, TFLOP/s "
-                    "(a training step = 3 forward passes, a multiply-add = 2 FLOPs), model-FLOPs utilisation "
-                    "against the device's bf16 peak, peak memory; and in the same process the same "
-                    "architecture from timm (resnet50, convnext_tiny, ...) in a plain eager bf16 "
-                    "channels_last loop, with our/baseline ratios. Written to results/bench-<device>.csv.",
+        description=textwrap.fill(
+            "Per variant: training and inference images/s on synthetic on-device batches, TFLOP/s "
+            "(a training step = 3 forward passes, a multiply-add = 2 FLOPs), model-FLOPs utilisation "
+            "against the device's bf16 peak, peak memory; and in the same process the same "
+            "architecture from timm (resnet50, convnext_tiny, ...) in a plain eager bf16 "
+            "channels_last loop, with our/baseline ratios. Written to results/bench-<device>.csv.", 79),
         epilog="examples:\n"
                "  roadmap bench --steps step0 step7 --batch 256            # on a GPU\n"
                "  roadmap bench --steps step0 --batch 8 --res 64 --width 0.25 --depth 0.34 --iters 3   # CPU\n"

@@ -32,7 +32,8 @@ def register(sub, name: str, help: str):
                    help="which design's rows, when a folder holds several (default: %(default)s)")
     s.add_argument("--roadmap", help="which roadmap's rows, when a folder holds several (default: all, one row "
                                      "per roadmap and step)")
-    s.add_argument("--format", choices=["md", "csv"], default="md", help="(default: %(default)s)")
+    s.add_argument("--format", choices=["md", "csv"], default="md",
+                   help="md: a Markdown table; csv: unformatted numbers (default: %(default)s)")
     s.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of printing")
     s.set_defaults(fn=compare)
 

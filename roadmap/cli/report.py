@@ -11,7 +11,7 @@ EXAMPLES = """examples:
   roadmap report results/smoke                  # Markdown, ready to paste
   roadmap report results/smoke --format csv -o smoke.csv
   roadmap report results/cifar10-cpu-proxy --roadmap convnext-t-step7-split
-  roadmap report results/cifar10-isotropic --questions   # the roadmap file's questions only
+  roadmap report results/NAME --questions     # the questions alone (steps/isotropic.yaml poses some)
 """
 
 
@@ -25,9 +25,9 @@ def register(sub, name: str, help: str):
             "(Welch on Table 10's 3-seed mean ± std), params (M), GFLOPs and training images/s. Steps not "
             "run or failed are listed as such. The same numbers as `roadmap plot --results`. Markdown "
             "ends with the agreement with the paper: Spearman's rank correlation of the per-step means "
-            "with the paper's, and how many resolved changes have the paper's sign; for a roadmap file "
-            "that poses questions (pairs of steps with a published direction), with each one's paired "
-            "change and its reading: kept, contradicted or not seen.", 79),
+            "with the paper's, and how many resolved changes have the paper's sign. When the roadmap file "
+            "poses questions (pairs of steps, each with a published direction), a last table gives each "
+            "pair's change paired by seed and its reading by a fixed rule.", 79),
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("folder", help="a results folder with results.csv (from `roadmap run`)")
     s.add_argument("--format", choices=["md", "csv"], default="md",
@@ -40,15 +40,18 @@ def register(sub, name: str, help: str):
                                                "set over, e.g. --by epochs")
     s.add_argument("--questions", action="store_true",
                    help="only the questions the roadmap file poses: each pair's change paired by seed, its "
-                        "published direction and the reading (kept / contradicted / not seen)")
+                        "published direction and the reading: kept or contradicted (resolved with the "
+                        "published sign or the other), not seen (unresolved), not level (a resolved change "
+                        "where level was published), reported (none published, or level and unresolved), "
+                        "not run, no seed in common")
     s.set_defaults(fn=report)
 
 
 def report(a) -> int:
-    import pandas as pd
+    import pandas as pd  # pandas (and torch-free presenters) only when a report is asked for
 
     from roadmap.present import questions
-    from roadmap.present.report import report_tables, to_csv, to_markdown  # pandas only when asked
+    from roadmap.present.report import question_tables, report_tables, to_csv, to_markdown
     if a.questions:
         return _questions(a)
     parts = report_tables(a.folder, a.design, a.roadmap, a.by)
@@ -57,6 +60,7 @@ def report(a) -> int:
         frames = [df.assign(**({"roadmap": df.attrs["roadmap"]} if several else {}),
                             **({a.by: label.rpartition("=")[2]} if a.by else {})) for label, df in parts]
         return emit(to_csv(pd.concat(frames, ignore_index=True)), a.out)
+    asked = dict(question_tables(a.folder, a.roadmap, a.by)) if a.design == "path" else {}
     texts = []
     for label, df in parts:
         text = (f"### {label}\n\n" if label else "") + to_markdown(df)
@@ -66,22 +70,26 @@ def report(a) -> int:
                 if (rows["paper_top1"].notna() & rows["top1_mean"].notna()).sum() >= 5:  # a rank needs steps
                     prefix = f"{regime}: " if df["regime"].nunique() > 1 else ""
                     text += f"\n{prefix}{agreement(rows).sentence()}\n"
+        if label in asked:
+            text += "\nQuestions the roadmap file poses, published direction against ours:\n\n" + \
+                questions.to_markdown(asked[label])
         texts.append(text)
-    if a.design == "path" and not a.by:  # the questions pair every seed, whatever the rows were swept over
-        asked = questions.question_table(a.folder, a.roadmap)
-        if len(asked):
-            texts.append("### Questions: published direction against ours\n\n" + questions.to_markdown(asked))
     return emit("\n".join(texts), a.out)
 
 
 def _questions(a) -> int:
+    import pandas as pd
+
     from roadmap.errors import RoadmapError
     from roadmap.present import questions
+    from roadmap.present.report import question_tables
     if a.design != "path":
         raise RoadmapError("--questions reads the roadmap's own steps; it takes no --design")
-    if a.by:
-        raise RoadmapError("--questions reads every seed of the roadmap's steps; it takes no --by")
-    asked = questions.question_table(a.folder, a.roadmap)
-    if not len(asked):
+    parts = question_tables(a.folder, a.roadmap, a.by)
+    if not parts:
         raise RoadmapError(f"no roadmap of {a.folder} poses questions (a 'questions:' list in its roadmap file)")
-    return emit(questions.to_csv(asked) if a.format == "csv" else questions.to_markdown(asked), a.out)
+    if a.format == "csv":
+        return emit(questions.to_csv(pd.concat([df.assign(**({a.by: label.rpartition("=")[2]} if a.by else {}))
+                                                for label, df in parts], ignore_index=True)), a.out)
+    return emit("\n".join((f"### {label}\n\n" if label else "") + questions.to_markdown(df)
+                          for label, df in parts), a.out)

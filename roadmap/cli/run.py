@@ -6,7 +6,7 @@ import os
 import textwrap
 
 from roadmap.arch.names import DESIGNS
-from roadmap.cli import DESIGN_HELP, ROADMAP_HELP
+from roadmap.cli import RUN_DESIGN_HELP, ROADMAP_HELP
 
 
 def register(sub, name: str, help: str):
@@ -30,7 +30,7 @@ def register(sub, name: str, help: str):
                                                   "a stage id such as step5 means its adopted sub-step")
     s.add_argument("--only", metavar="STEP", nargs="+", default=[], help="train only these steps")
     s.add_argument("--roadmap", default="convnext-t", help=ROADMAP_HELP + " (default: %(default)s)")
-    s.add_argument("--design", default="path", choices=DESIGNS, help=DESIGN_HELP)
+    s.add_argument("--design", default="path", choices=DESIGNS, help=RUN_DESIGN_HELP)
     s.add_argument("--recipe", default="smoke", help="smoke (default, 2-core CPU, minutes), cpu-proxy (CIFAR-10 on a "
                                                      "2-core CPU, hours), proxy (one GPU, 32-64 px), imagenet (the "
                                                      "paper's Table 5), convmixer-cifar10 (the ConvMixer authors' "

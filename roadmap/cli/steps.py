@@ -37,11 +37,11 @@ def print_steps(roadmap: str, as_json: bool, res: int, num_classes: int, design:
     print(shown.to_string(index=False, na_rep="-"))
     for vid, why in rm.skipped.items():
         print(f"{vid}: not built: {why}")
+    if df["resolved"].notna().any():
+        print("paper_gain: top-1 change from the parent step; resolved: whether the paper's 3-seed mean ± std "
+              "(Table 10) excludes no change (Welch, 95%)")
     if rm.questions:  # what the file asks of a results folder (`roadmap report FOLDER --questions`)
         print("questions, B against A as published (roadmap report FOLDER --questions reads them):")
         for q in rm.questions:
             print(f"  {q.b} vs {q.a}: {q.ask}; published {q.published}" + (f" ({q.source})" if q.source else ""))
-    if df["resolved"].notna().any():
-        print("paper_gain: top-1 change from the parent step; resolved: whether the paper's 3-seed mean ± std "
-              "(Table 10) excludes no change (Welch, 95%)")
     return 0

@@ -18,7 +18,7 @@ import pandas as pd
 from roadmap.arch.names import parents
 from roadmap.arch.steps import Roadmap
 from roadmap.present.roadmaps import as_roadmap, match, try_load
-from roadmap.present.stats import mean_interval, paired_delta, summary_interval, welch
+from roadmap.present.stats import last_per_seed, mean_interval, paired_delta, summary_interval, welch
 
 ROW_COLUMNS = [
     "roadmap", "regime", "step", "label", "group", "adopted", "parent", "value", "err", "n", "n_failed",
@@ -67,7 +67,7 @@ def result_rows(results: pd.DataFrame, roadmaps: Sequence[Roadmap] | None = None
     df["roadmap"] = df["roadmap"].fillna("").astype(str)
     df["status"] = df["status"].fillna("ok").astype(str)
     if "seed" in df:  # a step re-run with the same seed: the later line (appended last) wins
-        df = df.drop_duplicates(["roadmap", "step", "seed"], keep="last")
+        df = last_per_seed(df, ["roadmap", "step", "seed"])
     given = list(roadmaps) if roadmaps is not None else None
     rows = []
     for key, table in df.groupby("roadmap", sort=False):

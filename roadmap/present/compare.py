@@ -32,13 +32,18 @@ def _label(name: str, step: str, several: bool) -> str:
     return f"{name} {step}" if several else step
 
 
-def _row(a: str, b: str, step: str, va: dict, vb: dict) -> dict:
+def paired_row(va: dict, vb: dict) -> dict:
+    """B - A over the seeds both arms finished ({seed: top1} each), paired (stats.paired_delta)."""
     d = paired_delta(vb, va)
     both = [s for s in va if s in vb]  # the means beside a paired delta are over the same seeds
-    return {"a": a, "b": b, "step": step, "n": d.n, "a_mean": mean_interval(va[s] for s in both).mean,
+    return {"n": d.n, "a_mean": mean_interval(va[s] for s in both).mean,
             "b_mean": mean_interval(vb[s] for s in both).mean, "delta": d.delta, "delta_ci_low": d.low,
             "delta_ci_high": d.high, "p_improve": d.p_improve, "resolved": d.resolved,
             "seeds_needed": pd.NA if d.seeds_needed is None else d.seeds_needed}
+
+
+def _row(a: str, b: str, step: str, va: dict, vb: dict) -> dict:
+    return {"a": a, "b": b, "step": step, **paired_row(va, vb)}
 
 
 def processors(table: pd.DataFrame) -> set[str]:

@@ -8,18 +8,14 @@ an unresolved one is only reported; "none" published is only reported.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from roadmap.arch.questions import Question
 from roadmap.arch.steps import Roadmap
 from roadmap.present import text
-from roadmap.present.roadmaps import match, roadmaps_of
-from roadmap.present.selection import of_design, of_roadmap
-from roadmap.present.stats import mean_interval, paired_delta, seed_values
-from roadmap.runs.folder import RunFolder
-from roadmap.runs.table import read_results, read_runs
+from roadmap.present.compare import paired_row
+from roadmap.present.roadmaps import match
+from roadmap.present.stats import near_chance, seed_values
 
 COLUMNS = ["roadmap", "ask", "a", "b", "published", "source", "n", "a_mean", "b_mean", "delta", "delta_ci_low",
            "delta_ci_high", "resolved", "reading"]
@@ -27,59 +23,49 @@ SIGN = {"higher": 1, "lower": -1}
 
 
 def reading(published: str, n: int, delta: float, resolved: bool) -> str:
-    """The mechanical reading of one question (module docstring); "not run" before any paired seed."""
+    """The mechanical reading of one question (module docstring), over n seeds both steps finished."""
     if n == 0:
-        return "not run"
+        return "no seed in common"
     if published in SIGN:
         if not resolved:
-            return "not seen"
+            return "not seen" + (" (one seed: no interval)" if n == 1 else "")
         return "kept" if (delta > 0) == (SIGN[published] > 0) else "contradicted"
     if published == "level":
         return "not level" if resolved else "reported (level has no sign)"
     return "reported (none published)"
 
 
-def question_rows(table: pd.DataFrame, rm: Roadmap) -> list[dict]:
-    """One row per question of `rm`, over the finished seeds `table` holds of its steps."""
-    values = seed_values(table)
-    return [_row(rm.name, q, values.get(q.a, {}), values.get(q.b, {})) for q in rm.questions]
-
-
-def _row(name: str, q: Question, va: dict, vb: dict) -> dict:
-    both = [s for s in va if s in vb]  # the means beside a paired delta are over the same seeds
-    d = paired_delta(vb, va)
-    n = len(both)
-    return {"roadmap": name, "ask": q.ask, "a": q.a, "b": q.b, "published": q.published, "source": q.source,
-            "n": n, "a_mean": mean_interval(va[s] for s in both).mean if n else float("nan"),
-            "b_mean": mean_interval(vb[s] for s in both).mean if n else float("nan"),
-            "delta": d.delta, "delta_ci_low": d.low, "delta_ci_high": d.high, "resolved": bool(d.resolved),
-            "reading": reading(q.published, n, d.delta, bool(d.resolved))}
-
-
-def question_table(folder: str | Path, roadmap: str | None = None) -> pd.DataFrame:
-    """Every question of every roadmap a results folder's path rows come from (or of `roadmap`),
-    in file order; empty when no roadmap of the folder poses any."""
-    folder = RunFolder(folder)
-    table = of_roadmap(of_design(read_results(folder), "path", folder), roadmap, folder)
-    names = table["roadmap"].fillna("").astype(str)
-    loaded = roadmaps_of(table, read_runs(folder))
+def question_table(table: pd.DataFrame, roadmaps: list[Roadmap]) -> pd.DataFrame:
+    """Every question that the roadmaps of a results table's rows pose, read from those rows (one
+    setting's: the report's parts), in file order; empty when none poses any."""
+    names = table["roadmap"].fillna("").astype(str) if "roadmap" in table else pd.Series(dtype=str)
     rows = []
     for name in dict.fromkeys(names):
-        rm = match(name, loaded)
-        if rm is not None:
-            rows += question_rows(table[names == name], rm)
+        rm = match(name, roadmaps)
+        if rm is not None and rm.questions:
+            values = seed_values(table[names == name])
+            rows += [_row(rm.name, q, values.get(q.a, {}), values.get(q.b, {})) for q in rm.questions]
     return pd.DataFrame(rows, columns=COLUMNS).astype({"n": int, "resolved": bool})
 
 
+def _row(name: str, q: Question, va: dict, vb: dict) -> dict:
+    r = paired_row(va, vb)
+    return {"roadmap": name, "ask": q.ask, "a": q.a, "b": q.b, "published": q.published, "source": q.source, **r,
+            "reading": reading(q.published, r["n"], r["delta"], r["resolved"]) if va and vb
+            else "not run"}
+
+
 def to_markdown(df: pd.DataFrame) -> str:
-    """The questions as a Markdown table, the roadmap column only when there are several."""
+    """The questions as a Markdown table, the roadmap column only when there are several; a reading
+    between arms near chance says so, as the report's verdicts do."""
     several = df["roadmap"].nunique() > 1
     rows = []
     for r in df.to_dict(orient="records"):
         means = "" if not r["n"] else f"{r['a_mean']:.2f} -> {r['b_mean']:.2f}"
         cells = [r["ask"], f"{r['b']} − {r['a']}", str(r["n"]), means,
                  text.change(r["delta"], r["delta_ci_low"], r["delta_ci_high"]),
-                 r["published"] + (f" ({r['source']})" if r["source"] else ""), r["reading"]]
+                 r["published"] + (f" ({r['source']})" if r["source"] else ""),
+                 r["reading"] + (near_chance((r["a_mean"], r["b_mean"]), df.attrs.get("classes")) if r["n"] else "")]
         rows.append(([r["roadmap"]] if several else []) + cells)
     headers = ["question", "B − A", "n", "A -> B", "Δ [95% CI]", "published direction", "reading"]
     numeric = [False, False, True, True, True, False, False]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from roadmap.present.aggregate import result_rows
+from roadmap.present.questions import question_table
 from roadmap.present.roadmaps import roadmaps_of
 from roadmap.present.run_facts import classes_of
 from roadmap.present.selection import of_design, of_roadmap, split_by
@@ -52,17 +53,37 @@ def report_tables(folder: str | Path, design: str = "path", roadmap: str | None 
     """report_table once per roadmap the rows hold and per value of `by` ("epochs=10", ...), each
     under its label ("convnext-t-step7-split, epochs=10"; "" for a folder of one roadmap and no `by`)."""
     folder = RunFolder(folder)  # one reader for the folder: each file read once
+    parts = []
+    for title, name, part in _parts(folder, design, roadmap, by):
+        df = _report(part, folder)
+        df.attrs["roadmap"] = name
+        parts.append((title, df))
+    return parts
+
+
+def question_tables(folder: str | Path, roadmap: str | None = None,
+                    by: str | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """The questions each roadmap file poses (roadmap.present.questions), read from the same rows as
+    report_tables' parts, under the same labels; parts whose roadmap poses none are left out."""
+    folder = RunFolder(folder)
+    classes = classes_of(read_runs(folder))
+    out = []
+    for title, name, part in _parts(folder, "path", roadmap, by):
+        asked = question_table(part, roadmaps_of(part, read_runs(folder)))
+        if len(asked):
+            asked.attrs["classes"] = classes
+            out.append((title, asked))
+    return out
+
+
+def _parts(folder: RunFolder, design: str, roadmap: str | None, by: str | None):
+    """(label, roadmap name, rows) per roadmap the rows hold and per value of `by`."""
     table = of_roadmap(of_design(read_results(folder), design, folder), roadmap, folder)
     names = table["roadmap"].fillna("").astype(str)
     groups = list(dict.fromkeys(names))
-    parts = []
     for name in groups:
         for label, part in split_by(table[names == name], by, folder):
-            title = ", ".join(x for x in (name if len(groups) > 1 else "", label) if x)
-            df = _report(part, folder)
-            df.attrs["roadmap"] = name
-            parts.append((title, df))
-    return parts
+            yield ", ".join(x for x in (name if len(groups) > 1 else "", label) if x), name, part
 
 
 def _report(table: pd.DataFrame, folder: str | Path) -> pd.DataFrame:

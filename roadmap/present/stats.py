@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from roadmap.errors import RoadmapError
+
 __all__ = [
     "Interval", "Delta", "WelchDelta", "mean_interval", "summary_interval", "paired_delta", "paired_power",
-    "seeds_needed", "welch", "seed_values",
+    "seeds_needed", "welch", "seed_values", "last_per_seed",
 ]
 
 NAN = math.nan
@@ -189,11 +191,31 @@ def welch(mean_a: float, std_a: float | None, n_a: int,
 _NO_PARENT = Delta(NAN, NAN, NAN, NAN, NAN, False, None, 0)  # the first step: nothing to compare
 
 
+def last_per_seed(rows: pd.DataFrame, keys: Sequence[str] = ("step", "seed")) -> pd.DataFrame:
+    """One row per `keys`: a rerun (the later line) replaces an earlier one. Rows of one seed trained
+    under different settings (swept values, --set overrides) are two experiments, not a rerun, and
+    are refused: keeping either would mix two studies without saying so."""
+    keys = list(keys)
+    setting = pd.Series("", index=rows.index)
+    for col in ("sweep", "recipe_overrides"):
+        if col in rows:
+            setting = setting + " " + rows[col].astype(object).where(rows[col].notna(), "").astype(str)
+    setting = setting.str.split().str.join(" ")
+    kinds = setting.groupby([rows[k] for k in keys], sort=False).unique()
+    mixed = kinds[kinds.map(len) > 1]
+    if len(mixed):
+        where = ", ".join(f"{k} {v}" for k, v in zip(keys, mixed.index[0]))
+        seen = "; ".join(v or "the recipe's own" for v in mixed.iloc[0])
+        raise RoadmapError(f"{where} has rows of {len(mixed.iloc[0])} settings ({seen}); read one at a time "
+                           "with --by KEY (e.g. --by epochs)")
+    return rows.drop_duplicates(keys, keep="last")
+
+
 def seed_values(results: pd.DataFrame) -> dict[str, dict[int, float]]:
-    """step -> {seed: top1} over finished runs; a rerun (later row) replaces an earlier one."""
-    ok = results.loc[results["status"] == "ok", ["step", "seed", "top1"]].copy()
-    ok["top1"] = pd.to_numeric(ok["top1"], errors="coerce")
-    ok = ok.dropna(subset=["top1"]).drop_duplicates(["step", "seed"], keep="last")
+    """step -> {seed: top1} over finished runs, one row per seed (last_per_seed)."""
+    ok = last_per_seed(results.loc[results["status"] == "ok"])
+    top1 = pd.to_numeric(ok["top1"], errors="coerce")
+    ok = ok.assign(top1=top1).dropna(subset=["top1"])
     return {step: dict(zip(g["seed"], g["top1"])) for step, g in ok.groupby("step", sort=False)}
 
 
