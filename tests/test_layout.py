@@ -101,6 +101,14 @@ def imported_by_command(argv: list[str]) -> tuple[str, set[str]]:
     return text, set(heavy)
 
 
+@pytest.mark.parametrize("argv", [["run", "--upto", "step99"], ["run", "--roadmap", "isotropic", "--only", "step9"],
+                                  ["run", "--set", "epochs=x"], ["run", "--recipe", "nope"]])
+def test_a_run_with_a_bad_step_or_recipe_stops_before_importing_torch(argv):
+    """Seconds of torch imports would come before the one sentence; the CLI checks these first."""
+    _, heavy = imported_by_command(argv)
+    assert not heavy & {"torch", "timm"}, heavy
+
+
 def test_roadmap_help_imports_no_torch_pandas_or_matplotlib():
     text, heavy = imported_by_command(["--help"])
     assert "COMMAND" in text and "steps" in text, text

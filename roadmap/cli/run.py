@@ -78,6 +78,7 @@ def _jobs(text: str) -> int | None:
 
 
 def _run(a) -> int:
+    _check_early(a)
     if a.launcher == "here" and _may_pool(a.jobs):
         from roadmap.runs import pool
         pool.start_early()
@@ -90,6 +91,17 @@ def _run(a) -> int:
         return run(cfg)
     from roadmap.runs.launch import submit
     return submit(cfg, a.launcher, partition=a.partition, nodes=a.nodes, gpus=a.gpus, timeout_min=a.timeout_min)
+
+
+def _check_early(a) -> None:
+    """The mistakes seen without torch (the roadmap file, its steps, the recipe and its --set values),
+    raised before the seconds of importing it; the runner checks them again, with everything else."""
+    from roadmap.arch.catalog import load
+    from roadmap.train.recipe import load_recipe
+    rm = load(a.roadmap, a.design)
+    for step in ([a.upto] if a.upto else []) + list(a.only):
+        rm.step(step)
+    load_recipe(a.recipe, a.overrides)
 
 
 def _may_pool(jobs: int | None) -> bool:
