@@ -109,3 +109,26 @@ def test_a_verdict_between_arms_near_chance_says_so(tmp_path, capsys):
     assert main(["report", str(a)]) == 0  # step1 (40-42) against its parent step0 (11-13, near chance)
     rows = {line.split(" | ")[0][2:]: line for line in capsys.readouterr().out.splitlines() if line.startswith("| step")}
     assert "better; near chance (10%)" in rows["step1"] and "near chance" not in rows["step0"]
+
+
+def _swept(path, shifts: dict[int, float]):
+    """step0 at 60 + seed, step1 shifted per epochs value (and a little per seed), swept over epochs."""
+    rows = [dict.fromkeys(COLUMNS) | {"roadmap": "convnext-t", "status": "ok", "step": step, "seed": k,
+                                      "top1": 60.0 + k + (shift + 0.1 * k * k if step == "step1" else 0.0),
+                                      "sweep": f"epochs={epochs}"}
+            for epochs, shift in shifts.items() for step in ("step0", "step1") for k in range(3)]
+    path.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(path / "results.csv", index=False)
+    return path
+
+
+def test_a_swept_folder_is_compared_one_value_at_a_time(tmp_path, capsys):
+    folder = _swept(tmp_path / "s", {10: -3.0, 30: 3.0})
+    assert main(["compare", "step0", "step1", "--results", str(folder)]) == 2
+    assert "has rows of 2 settings (epochs=10; epochs=30)" in capsys.readouterr().err
+    df = compare_steps(folder, "step0", "step1", by="epochs")
+    assert list(df["step"]) == ["epochs=10: step1 - step0", "epochs=30: step1 - step0"]
+    assert df["delta"].tolist() == pytest.approx([-3.0 + 0.5 / 3, 3.0 + 0.5 / 3]) and df["resolved"].all()
+    other = _swept(tmp_path / "t", {30: 1.0, 100: 0.0})  # two folders: the values both hold
+    both = compare_folders(folder, other, by="epochs")
+    assert set(both["step"]) == {"epochs=30: step0", "epochs=30: step1"}

@@ -32,6 +32,8 @@ def register(sub, name: str, help: str):
                    help="which design's rows, when a folder holds several (default: %(default)s)")
     s.add_argument("--roadmap", help="which roadmap's rows, when a folder holds several (default: all, one row "
                                      "per roadmap and step)")
+    s.add_argument("--by", metavar="KEY", help="one row per value of a recipe setting the rows were swept or set "
+                                               "over, e.g. --by epochs (two folders: the values both hold)")
     s.add_argument("--format", choices=["md", "csv"], default="md",
                    help="md: a Markdown table; csv: unformatted numbers (default: %(default)s)")
     s.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of printing")
@@ -41,8 +43,8 @@ def register(sub, name: str, help: str):
 def compare(a) -> int:
     from roadmap.present.compare import compare_folders, compare_steps, to_markdown
 
-    df = compare_steps(a.results, a.a, a.b, a.roadmap, a.design) if a.results else \
-        compare_folders(a.a, a.b, a.roadmap, a.design)
+    df = compare_steps(a.results, a.a, a.b, a.roadmap, a.design, a.by) if a.results else \
+        compare_folders(a.a, a.b, a.roadmap, a.design, a.by)
     if df.attrs.get("warning"):
         print(f"roadmap: {df.attrs['warning']}", file=sys.stderr)
     text = to_markdown(df) if a.format == "md" else df.to_csv(index=False, float_format="%.4g")

@@ -13,7 +13,7 @@ from roadmap.errors import RoadmapError
 from roadmap.present import text
 from roadmap.present.roadmaps import roadmaps_of
 from roadmap.present.run_facts import classes_of
-from roadmap.present.selection import of_design, of_roadmap
+from roadmap.present.selection import of_design, of_roadmap, split_by
 from roadmap.present.stats import mean_interval, near_chance, paired_delta, seed_values
 from roadmap.runs.table import read_results, read_runs
 
@@ -21,15 +21,26 @@ COLUMNS = ["a", "b", "step", "n", "a_mean", "b_mean", "delta", "delta_ci_low", "
            "resolved", "seeds_needed"]
 
 
-def _select(table: pd.DataFrame, folder: Path, design: str, roadmap: str | None) -> dict[str, pd.DataFrame]:
-    """The rows of one design and, if named, one roadmap, by roadmap: as `report` chooses them."""
+Key = tuple[str, str]  # (roadmap name, value of --by: "epochs=30", or "")
+
+
+def _select(table: pd.DataFrame, folder: Path, design: str, roadmap: str | None,
+            by: str | None = None) -> dict[Key, pd.DataFrame]:
+    """The rows of one design and, if named, one roadmap, by roadmap and value of `by`: as `report`
+    chooses them."""
     rows = of_roadmap(of_design(table, design, folder), roadmap, folder)
     names = rows["roadmap"].fillna("").astype(str)
-    return {name: rows[names == name] for name in dict.fromkeys(names)}
+    return {(name, label): part for name in dict.fromkeys(names)
+            for label, part in split_by(rows[names == name], by, folder)}
 
 
-def _label(name: str, step: str, several: bool) -> str:
-    return f"{name} {step}" if several else step
+def _label(key: Key, step: str, several: bool) -> str:
+    name, value = key
+    return (f"{value}: " if value else "") + (f"{name} {step}" if several else step)
+
+
+def _several(keys) -> bool:
+    return len({name for name, _ in keys}) > 1
 
 
 def paired_row(va: dict, vb: dict) -> dict:
@@ -64,16 +75,18 @@ def processor_warning(a: str | Path, ta: pd.DataFrame, b: str | Path, tb: pd.Dat
             "results repeat exactly only on one processor, so part of each delta may be the machine's")
 
 
-def compare_folders(a: str | Path, b: str | Path, roadmap: str | None = None, design: str = "path") -> pd.DataFrame:
+def compare_folders(a: str | Path, b: str | Path, roadmap: str | None = None, design: str = "path",
+                    by: str | None = None) -> pd.DataFrame:
     """Every step both folders finished, B - A, paired by seed (in A's step order), for each roadmap
-    both hold; a warning in `.attrs["warning"]` when they come from different processors."""
+    (and value of `by`) both hold; a warning in `.attrs["warning"]` when they come from different
+    processors."""
     ta, tb = read_results(a), read_results(b)
-    sa, sb = _select(ta, Path(a), design, roadmap), _select(tb, Path(b), design, roadmap)
-    names = [n for n in sa if n in sb]
+    sa, sb = _select(ta, Path(a), design, roadmap, by), _select(tb, Path(b), design, roadmap, by)
+    keys = [k for k in sa if k in sb]
     rows = []
-    for name in names:
-        va, vb = seed_values(sa[name]), seed_values(sb[name])
-        rows += [_row(str(a), str(b), _label(name, s, len(names) > 1), va[s], vb[s]) for s in va if s in vb]
+    for key in keys:
+        va, vb = seed_values(sa[key]), seed_values(sb[key])
+        rows += [_row(str(a), str(b), _label(key, s, _several(keys)), va[s], vb[s]) for s in va if s in vb]
     if not rows:
         raise RoadmapError(f"{a} and {b} have no finished step in common")
     df = _frame(rows)
@@ -83,11 +96,13 @@ def compare_folders(a: str | Path, b: str | Path, roadmap: str | None = None, de
     return df
 
 
-def compare_steps(folder: str | Path, a: str, b: str, roadmap: str | None = None, design: str = "path") -> pd.DataFrame:
-    """Step B - step A within one results folder, paired by seed: one row per roadmap that has both."""
+def compare_steps(folder: str | Path, a: str, b: str, roadmap: str | None = None, design: str = "path",
+                  by: str | None = None) -> pd.DataFrame:
+    """Step B - step A within one results folder, paired by seed: one row per roadmap (and value of
+    `by`) that has both."""
     table = read_results(folder)
-    chosen = _select(table, Path(folder), design, roadmap)
-    values = {name: seed_values(rows) for name, rows in chosen.items()}
+    chosen = _select(table, Path(folder), design, roadmap, by)
+    values = {key: seed_values(rows) for key, rows in chosen.items()}
     a, b = (_step_id(s, table, folder) for s in (a, b))
     both = [name for name, v in values.items() if a in v and b in v]
     for step in (a, b):
@@ -96,8 +111,8 @@ def compare_steps(folder: str | Path, a: str, b: str, roadmap: str | None = None
             raise RoadmapError(f"{folder} has no finished seed of step {step!r}; it has {has}")
     if not both:
         raise RoadmapError(f"{folder} has no roadmap with finished seeds of both {a} and {b}")
-    df = _frame([_row(a, b, _label(name, f"{b} - {a}", len(both) > 1), values[name][a], values[name][b])
-                 for name in both])
+    df = _frame([_row(a, b, _label(key, f"{b} - {a}", _several(both)), values[key][a], values[key][b])
+                 for key in both])
     df.attrs["classes"] = classes_of(read_runs(folder))
     return df
 
