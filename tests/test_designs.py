@@ -138,3 +138,19 @@ def test_a_reuse_of_a_reuse_names_the_row_that_trained(tmp_path):
     t.reuse(hit, {**trained, "roadmap": "r[add-one]", "step": "step0"})
     df = t.read().set_index("roadmap")
     assert df.loc["r[add-one]", "cached_from"] == df.loc["r", "cached_from"] == "r[leave-one-out]:no-gelu"
+
+
+def test_a_swept_ablation_folder_draws_a_forest_per_value(tmp_path, monkeypatch):
+    one = pd.read_csv(_seeded_folder(tmp_path / "a") / "results.csv")
+    later = one.assign(top1=one["top1"] + 1.0, sweep="epochs=30")
+    folder = tmp_path / "swept"
+    folder.mkdir()
+    pd.concat([one.assign(sweep="epochs=10"), later]).to_csv(folder / "results.csv", index=False)
+    with pytest.raises(RoadmapError, match="has rows of 2 settings"):
+        forest_rows(folder, "leave-one-out")
+    rows, *_ = forest_rows(folder, "leave-one-out", ("epochs", "epochs=30"))
+    assert rows.set_index("step").loc["step7", "value"] == pytest.approx(63.0)
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "--results", str(folder), "--design", "leave-one-out", "--by", "epochs"]) == 0
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["swept-leave-one-out-epochs10.png",
+                                                                      "swept-leave-one-out-epochs30.png"]

@@ -126,3 +126,15 @@ def test_roadmap_steps_reaches_neither_the_figure_nor_the_launcher():
         todo += [i for i, _ in _imports(MODULES[m])]
     assert "roadmap.arch.complexity" in seen
     assert not seen & {"roadmap.present.figure", "roadmap.runs.launch", "roadmap.runs.runner"}
+
+
+def test_a_set_value_that_holds_only_beside_the_swept_ones_is_left_to_the_runner():
+    import argparse
+
+    from roadmap.cli.run import _check_early
+    from roadmap.errors import RoadmapError
+    a = argparse.Namespace(roadmap="convnext-t", design="path", upto=None, only=[], recipe="smoke",
+                           overrides=["warmup_epochs=8"], sweep=[])
+    with pytest.raises(RoadmapError, match="warmup_epochs"):  # smoke trains 6 epochs
+        _check_early(a)
+    _check_early(argparse.Namespace(**{**vars(a), "sweep": ["epochs=10,30"]}))

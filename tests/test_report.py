@@ -158,3 +158,19 @@ def test_a_report_reads_each_file_of_its_folder_once(repo, monkeypatch):
     monkeypatch.setattr(table, "_read_run_json", counted("run.json", table._read_run_json))
     report_tables(repo / "results" / "cifar10-cpu-proxy")
     assert counts == {"results": 1, "run.json": 1}
+
+
+def test_a_grid_is_read_by_several_keys_and_refused_by_one(tmp_path, capsys):
+    rows = [dict.fromkeys(COLUMNS) | {"roadmap": "convnext-t", "regime": "R-50", "status": "ok", "step": step,
+                                      "seed": k, "top1": 40.0 + k + 2 * e / 10 + (lr == "0.004") + (step == "step1"),
+                                      "sweep": f"epochs={e} lr={lr}", "recipe_hash": f"{e}{lr[-1]}".zfill(12)}
+            for e in (10, 30) for lr in ("0.001", "0.004") for step in ("step0", "step1") for k in range(2)]
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp_path / "results.csv", index=False)
+    assert main(["report", str(tmp_path), "--by", "epochs"]) == 2
+    assert "read one at a time with --by lr" in capsys.readouterr().err
+    assert main(["report", str(tmp_path), "--by", "epochs,lr", "--format", "csv"]) == 0
+    back = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert back.groupby(["epochs", "lr"]).size().to_dict() == {(10, 0.001): 16, (10, 0.004): 16, (30, 0.001): 16,
+                                                             (30, 0.004): 16}
+    step0 = back[back["step"] == "step0"].set_index(["epochs", "lr"])["top1_mean"]
+    assert step0.loc[(30, 0.004)] == pytest.approx(40.5 + 6 + 1)

@@ -249,3 +249,26 @@ def test_the_step_table_with_one_seed_has_nan_intervals():
     assert t.loc["step1", "delta"] == pytest.approx(1.0)
     assert t[["delta_low", "delta_high", "p_improve"]].isna().all().all()
     assert not t["resolved"].any() and t["seeds_needed"].isna().all()
+
+
+def test_one_row_per_seed_and_never_two_recipes_of_one_seed():
+    from roadmap.errors import RoadmapError
+    from roadmap.present.stats import last_per_seed
+    rows = pd.DataFrame([
+        # a plain run's row, and the copy a later --sweep epochs=30 made of it (the recipe's own 30 epochs):
+        # one recipe (the hash), whatever the labels say
+        {"step": "s", "seed": 0, "top1": 50.0, "recipe_hash": "aaa", "sweep": "", "recipe_overrides": ""},
+        {"step": "s", "seed": 0, "top1": 50.0, "recipe_hash": "aaa", "sweep": "epochs=30",
+         "recipe_overrides": "epochs=30 epochs=30"},
+        {"step": "s", "seed": 1, "top1": 51.0, "recipe_hash": "aaa", "sweep": "", "recipe_overrides": ""},
+    ])
+    assert last_per_seed(rows)["seed"].tolist() == [0, 1]
+    grid = pd.concat([rows, pd.DataFrame([{"step": "s", "seed": 1, "top1": 52.0, "recipe_hash": "bbb",
+                                           "sweep": "epochs=30 lr=0.001", "recipe_overrides": ""}])])
+    with pytest.raises(RoadmapError, match=r"step s, seed 1 has rows of 2 settings \(epochs=the recipe's lr=the "
+                                           r"recipe's; epochs=30 lr=0.001\); read one at a time with --by epochs,lr$"):
+        last_per_seed(grid)
+    edited = rows.assign(recipe_hash=["aaa", "aaa", "ccc"]).iloc[[0, 2]]
+    edited = pd.concat([edited, rows.iloc[[2]]])  # seed 1 under two recipes and the same settings
+    with pytest.raises(RoadmapError, match="2 different recipes .* under the same settings"):
+        last_per_seed(edited)

@@ -44,8 +44,9 @@ def register(sub, name: str, help: str):
     s.add_argument("--only", metavar="STEP", nargs="+", help="with --curves: just these steps")
     s.add_argument("--roadmap", help="with --results or --curves: only this roadmap's rows, when the folder "
                                      "holds several; with --agreement: whose rows (default: convnext-t)")
-    s.add_argument("--by", metavar="KEY", help="a swept (or set) recipe setting, e.g. --by epochs: with --results one "
-                                               "figure per value, with --agreement each value as its own run")
+    s.add_argument("--by", metavar="KEY", help="a swept (or set) recipe setting, e.g. --by epochs (a grid: --by epochs,lr): with "
+                                               "--results one figure per value (a forest each, with --design), "
+                                               "with --agreement each value as its own run")
     s.add_argument("--dpi", type=int, default=170, help="resolution of a .png (default: %(default)s)")
     s.add_argument("--design", default="path", choices=DESIGNS,
                    help="with --results: path draws Figure 2's bars; leave-one-out and add-one a forest plot of "
@@ -68,8 +69,10 @@ def plot(a) -> int:
         path = draw_agreement(steps, measures, a.out or Path("plots") / f"{Path(a.agreement[-1]).resolve().name}"
                                                           "-agreement.png", dpi=a.dpi)
     elif a.design != "path":
-        from roadmap.present.forest import draw_forest
-        path = draw_forest(a.results, a.design, a.out, dpi=a.dpi)
+        from roadmap.present.forest import draw_forests
+        for written in draw_forests(a.results, a.design, a.out, dpi=a.dpi, by=a.by):
+            print(f"wrote {written}")
+        return 0
     else:
         from roadmap.present.figure import draw_results_figures
         for written in draw_results_figures(a.results, a.out, dpi=a.dpi, roadmap=a.roadmap, by=a.by):

@@ -37,7 +37,7 @@ def register(sub, name: str, help: str):
                    help="which design's rows, when the folder holds several (default: %(default)s)")
     s.add_argument("--roadmap", help="which roadmap's rows, when the folder holds several (default: all)")
     s.add_argument("--by", metavar="KEY", help="one table per value of a recipe setting the rows were swept or "
-                                               "set over, e.g. --by epochs")
+                                               "set over, e.g. --by epochs (a grid: --by epochs,lr)")
     s.add_argument("--questions", action="store_true",
                    help="only the questions the roadmap file poses: each pair's change paired by seed, its "
                         "published direction and the reading: kept or contradicted (resolved with the "
@@ -58,7 +58,7 @@ def report(a) -> int:
     if a.format == "csv":
         several = len({df.attrs["roadmap"] for _, df in parts}) > 1
         frames = [df.assign(**({"roadmap": df.attrs["roadmap"]} if several else {}),
-                            **({a.by: label.rpartition("=")[2]} if a.by else {})) for label, df in parts]
+                            **df.attrs["by"]) for _, df in parts]
         return emit(to_csv(pd.concat(frames, ignore_index=True)), a.out)
     asked = dict(question_tables(a.folder, a.roadmap, a.by)) if a.design == "path" else {}
     texts = []
@@ -89,7 +89,7 @@ def _questions(a) -> int:
     if not parts:
         raise RoadmapError(f"no roadmap of {a.folder} poses questions (a 'questions:' list in its roadmap file)")
     if a.format == "csv":
-        return emit(questions.to_csv(pd.concat([df.assign(**({a.by: label.rpartition("=")[2]} if a.by else {}))
-                                                for label, df in parts], ignore_index=True)), a.out)
+        return emit(questions.to_csv(pd.concat([df.assign(**df.attrs["by"]) for _, df in parts],
+                                               ignore_index=True)), a.out)
     return emit("\n".join((f"### {label}\n\n" if label else "") + questions.to_markdown(df)
                           for label, df in parts), a.out)

@@ -95,13 +95,16 @@ def _run(a) -> int:
 
 def _check_early(a) -> None:
     """The mistakes seen without torch (the roadmap file, its steps, the recipe and its --set values),
-    raised before the seconds of importing it; the runner checks them again, with everything else."""
+    raised before the seconds of importing it; the runner checks them again, with everything else.
+    With --sweep the recipe is checked by the runner only, under each swept value: a --set value may
+    hold only beside them (warmup_epochs=8 with --sweep epochs=10,30 against smoke's 6 epochs)."""
     from roadmap.arch.catalog import load
     from roadmap.train.recipe import load_recipe
     rm = load(a.roadmap, a.design)
     for step in ([a.upto] if a.upto else []) + list(a.only):
         rm.step(step)
-    load_recipe(a.recipe, a.overrides)
+    if not a.sweep:
+        load_recipe(a.recipe, a.overrides)
 
 
 def _may_pool(jobs: int | None) -> bool:

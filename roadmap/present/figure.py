@@ -22,7 +22,8 @@ from matplotlib.patheffects import withStroke
 from roadmap.arch.steps import Roadmap
 from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import num, paper_rows, result_rows
-from roadmap.present.figure_kit import DARK_GRAY, GRAY, INK, check_path, flops, pretty, save, short, signed, subtitle
+from roadmap.present.figure_kit import (DARK_GRAY, GRAY, INK, by_values, check_path, flops, pretty, save, short, signed,
+                                       subtitle, suffixed)
 from roadmap.present.roadmaps import as_roadmap, roadmaps_of
 from roadmap.present.run_facts import run_facts
 from roadmap.present.selection import of_design, split_by
@@ -274,19 +275,13 @@ def draw_results_figures(folder: str | Path, out: str | Path | None = None, dpi:
     if len(groups) > 1 and out:
         raise RoadmapError(f"{folder} holds roadmaps that need {len(groups)} figures "
                            f"({'; '.join(' + '.join(g) for g in groups)}); leave out -o to write one each")
-    values: list[str | None] = [None]
-    if by:
-        values = [label for label, _ in split_by(read_results(folder), by, folder)]
-        if out and len(values) > 1:
-            raise RoadmapError(f"--by {by} draws {len(values)} figures ({', '.join(values)}); leave out -o "
-                               "to write one each")
+    values = by_values(folder, by, out)
     stem = Path("plots") / Path(folder).resolve().name
     written = []
     for group in groups:
         for value in values:
             name = stem if len(groups) == 1 else Path(f"{stem}-{group[0]}")
-            suffix = "" if value is None else "-" + value.replace("=", "").replace(" ", "_").replace(":", "")
-            written.append(draw_results(folder, out or f"{name}{suffix}.png", dpi=dpi, roadmaps=group,
+            written.append(draw_results(folder, out or suffixed(name, value), dpi=dpi, roadmaps=group,
                                         by=(by, value) if value is not None else None))
     return written
 

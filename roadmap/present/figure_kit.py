@@ -8,6 +8,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from roadmap.errors import RoadmapError
+from roadmap.present.selection import split_by
+from roadmap.runs.table import read_results
 
 FORMATS = ("png", "svg", "pdf")
 GRAY, DARK_GRAY, INK = "#C4C4C4", "#707070", "#222222"
@@ -65,3 +67,21 @@ def save(fig: Figure, path: Path, dpi: int) -> Path:
     meta = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[path.suffix.lower()[1:]]
     fig.savefig(path, dpi=dpi, format=path.suffix.lower()[1:], metadata=meta)
     return path
+
+
+def by_values(folder: str | Path, by: str | None, out: str | Path | None) -> list[str | None]:
+    """The values of the swept setting `by` that a figure command draws one figure each for ([None]
+    without `by`); several with one named output file are refused."""
+    if not by:
+        return [None]
+    values = [label for label, _ in split_by(read_results(folder), by, folder)]
+    if out and len(values) > 1:
+        raise RoadmapError(f"--by {by} draws {len(values)} figures ({', '.join(values)}); leave out -o "
+                           "to write one each")
+    return values
+
+
+def suffixed(stem: str | Path, value: str | None) -> str:
+    """plots/NAME.png, or plots/NAME-epochs30.png for a value of --by."""
+    suffix = "" if value is None else "-" + value.replace("=", "").replace(" ", "_").replace(":", "").replace("'", "")
+    return f"{stem}{suffix}.png"

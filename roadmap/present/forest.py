@@ -23,16 +23,21 @@ from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import result_rows
 from roadmap.present.roadmaps import roadmaps_of
 from roadmap.present.run_facts import run_facts
-from roadmap.present.figure_kit import DARK_GRAY, INK, check_path, pretty, save, subtitle
+from roadmap.present.figure_kit import DARK_GRAY, INK, by_values, check_path, pretty, save, subtitle, suffixed
+from roadmap.present.selection import split_by
 from roadmap.runs.table import read_results, read_run, read_runs
 
 GREEN, RED, GREY, PATH = "#2E7D32", "#C62828", "#8A8A8A", "#5B6C8F"
 
 
-def forest_rows(folder: str | Path, design: str) -> tuple[pd.DataFrame, pd.DataFrame, dict, Roadmap]:
+def forest_rows(folder: str | Path, design: str,
+                by: tuple[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict, Roadmap]:
     """(the design's rows: reference first, then one per variant; the path design's rows by step id,
-    empty when the folder has none; skipped variants -> reason; the design's roadmap)."""
+    empty when the folder has none; skipped variants -> reason; the design's roadmap). `by`: (KEY,
+    label) keeps the rows of one value of a swept setting (labels from selection.split_by)."""
     table = read_results(folder)
+    if by is not None:
+        table = dict(split_by(table, by[0], folder))[by[1]]
     rms = {rm.name: rm for rm in roadmaps_of(table, read_runs(folder))}
     mine = [rm for name, rm in rms.items() if name.endswith(f"[{design}]")]
     if not mine:
@@ -45,10 +50,20 @@ def forest_rows(folder: str | Path, design: str) -> tuple[pd.DataFrame, pd.DataF
     return rows, path_rows, rm.skipped, rm
 
 
-def draw_forest(folder: str | Path, design: str, path: str | Path | None = None, dpi: int = 170) -> Path:
+def draw_forests(folder: str | Path, design: str, out: str | Path | None = None, dpi: int = 170,
+                 by: str | None = None) -> list[Path]:
+    """One forest per value of the swept setting `by` (one without it): `out`, or
+    plots/FOLDER-DESIGN[-KEYVALUE].png."""
+    stem = Path("plots") / f"{Path(folder).resolve().name}-{design}"
+    return [draw_forest(folder, design, out or suffixed(stem, value), dpi, (by, value) if value else None)
+            for value in by_values(folder, by, out)]
+
+
+def draw_forest(folder: str | Path, design: str, path: str | Path | None = None, dpi: int = 170,
+                by: tuple[str, str] | None = None) -> Path:
     folder = Path(folder)
     out = check_path(path if path is not None else Path("plots") / f"{folder.resolve().name}-{design}.png")
-    rows, path_rows, skipped, rm = forest_rows(folder, design)
+    rows, path_rows, skipped, rm = forest_rows(folder, design, by)
     ref = rows.iloc[0]
     variants = rows.iloc[1:]
     labels = [(pretty(r.label), r) for r in variants.itertuples()] + [(v, None) for v in skipped]

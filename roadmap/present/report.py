@@ -14,7 +14,7 @@ from roadmap.present.aggregate import result_rows
 from roadmap.present.questions import question_table
 from roadmap.present.roadmaps import roadmaps_of
 from roadmap.present.run_facts import classes_of
-from roadmap.present.selection import of_design, of_roadmap, split_by
+from roadmap.present.selection import by_settings, of_design, of_roadmap, split_by
 from roadmap.present.stats import near_chance
 from roadmap.present.text import change, markdown_table, verdict
 from roadmap.runs.folder import RunFolder
@@ -57,6 +57,7 @@ def report_tables(folder: str | Path, design: str = "path", roadmap: str | None 
     for title, name, part in _parts(folder, design, roadmap, by):
         df = _report(part, folder)
         df.attrs["roadmap"] = name
+        df.attrs["by"] = part.attrs["by"]
         parts.append((title, df))
     return parts
 
@@ -72,17 +73,21 @@ def question_tables(folder: str | Path, roadmap: str | None = None,
         asked = question_table(part, roadmaps_of(part, read_runs(folder)))
         if len(asked):
             asked.attrs["classes"] = classes
+            asked.attrs["by"] = part.attrs["by"]
             out.append((title, asked))
     return out
 
 
 def _parts(folder: RunFolder, design: str, roadmap: str | None, by: str | None):
-    """(label, roadmap name, rows) per roadmap the rows hold and per value of `by`."""
+    """(title, roadmap name, rows) per roadmap the rows hold and per value of `by`; the rows carry
+    the value's settings in `.attrs["by"]` ({"epochs": "30"}; "" for the recipe's own)."""
     table = of_roadmap(of_design(read_results(folder), design, folder), roadmap, folder)
     names = table["roadmap"].fillna("").astype(str)
     groups = list(dict.fromkeys(names))
     for name in groups:
         for label, part in split_by(table[names == name], by, folder):
+            part = part.copy()
+            part.attrs["by"] = by_settings(label, by)
             yield ", ".join(x for x in (name if len(groups) > 1 else "", label) if x), name, part
 
 

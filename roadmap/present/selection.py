@@ -57,15 +57,37 @@ def value_of(row: pd.Series | dict, key: str) -> str:
 
 
 def split_by(table: pd.DataFrame, key: str | None, folder: str | Path = "the folder") -> list[tuple[str, pd.DataFrame]]:
-    """The rows of each value of `key` ("epochs=10", ...), numbers in order; [("", table)] for None."""
+    """The rows of each value of `key` ("epochs=10", ...), numbers in order; [("", table)] for None.
+    Several keys, comma-separated ("epochs,lr"), split a grid: one part per combination found
+    ("epochs=10 lr=0.001")."""
     if key is None:
         return [("", table)]
-    values = table.apply(lambda r: value_of(r, key), axis=1) if len(table) else pd.Series(dtype=str)
-    found = list(dict.fromkeys(values))
-    if found == [""]:
-        raise RoadmapError(f"{folder}'s rows do not record {key!r}: neither swept (--sweep) nor set (--set)")
-    try:
-        found.sort(key=lambda v: float(v) if v else -math.inf)
-    except ValueError:
-        pass
-    return [(f"{key}={v}" if v else f"{key}: the recipe's", table[values == v]) for v in found]
+    keys = [k.strip() for k in key.split(",") if k.strip()]
+    if not keys:
+        raise RoadmapError(f"--by {key!r}: name a recipe setting, e.g. --by epochs")
+    values = {k: table.apply(lambda r: value_of(r, k), axis=1) if len(table) else pd.Series(dtype=str)
+              for k in keys}
+    for k, v in values.items():
+        if set(v) <= {""}:
+            raise RoadmapError(f"{folder}'s rows do not record {k!r}: neither swept (--sweep) nor set (--set)")
+    combos = list(zip(*values.values())) if len(table) else []
+    found = list(dict.fromkeys(combos))
+
+    def number(v: str) -> float:
+        try:
+            return float(v) if v else -math.inf
+        except ValueError:
+            return math.inf
+
+    found.sort(key=lambda c: tuple(number(v) for v in c))
+    label = lambda c: " ".join(f"{k}={v}" if v else f"{k}: the recipe's" for k, v in zip(keys, c))
+    series = pd.Series(combos, index=table.index, dtype=object)
+    return [(label(c), table[series.map(lambda x: x == c)]) for c in found]
+
+
+def by_settings(label: str, key: str | None) -> dict[str, str]:
+    """A split_by label as {key: value}, "" for the recipe's own value: {} without `key`."""
+    if not key:
+        return {}
+    found = _settings(label)
+    return {k.strip(): found.get(k.strip(), "") for k in key.split(",") if k.strip()}
