@@ -27,7 +27,8 @@ COMMANDS = {
     "show": "print a step's spec as YAML and its diff against the step it starts from",
     "run": "train and evaluate each step of a roadmap up to STEP, into a results table",
     "plot": "draw Figure 2: the paper's numbers, or a reproduced run",
-    "report": "a results folder as a table: top-1 per step with 95%% intervals, paired changes, verdicts",
+    "report": "a results folder as a table: top-1 per step with 95%% intervals, paired changes, verdicts, "
+              "and the questions its roadmap file poses, read against their published directions",
     "compare": "two results folders or two steps, paired by seed: delta, 95%% interval, verdict",
     "agreement": "runs against the paper and each other: rank correlations and signs, with intervals",
     "recipe": "a training recipe's settings with their values and meanings",

@@ -30,7 +30,8 @@ def register(sub, name: str, help: str):
     s.add_argument("folders", nargs="+", metavar="FOLDER", help="results folders, in budget order (smallest first)")
     s.add_argument("--roadmap", default="convnext-t", help="whose rows (default: %(default)s)")
     s.add_argument("--by", metavar="KEY", help="each value of a swept (or set) recipe setting as its own run, "
-                                               "e.g. --by epochs on a folder trained with --sweep epochs=10,30 (a grid: --by epochs,lr)")
+                                               "e.g. --by epochs on a folder trained with --sweep epochs=10,30 "
+                                               "(a grid: --by epochs,lr)")
     s.add_argument("--draws", type=int, default=2000, help="bootstrap draws (default: %(default)s)")
     s.add_argument("--format", choices=["md", "csv"], default="md",
                    help="md: the measures as Markdown; csv: unformatted numbers (default: %(default)s)")

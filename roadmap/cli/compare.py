@@ -33,7 +33,8 @@ def register(sub, name: str, help: str):
     s.add_argument("--roadmap", help="which roadmap's rows, when a folder holds several (default: all, one row "
                                      "per roadmap and step)")
     s.add_argument("--by", metavar="KEY", help="one row per value of a recipe setting the rows were swept or set "
-                                               "over, e.g. --by epochs (a grid: --by epochs,lr; two folders: the values both hold)")
+                                               "over, e.g. --by epochs (a grid: --by epochs,lr; two folders: the "
+                                               "values both hold)")
     s.add_argument("--format", choices=["md", "csv"], default="md",
                    help="md: a Markdown table; csv: unformatted numbers (default: %(default)s)")
     s.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of printing")

@@ -24,7 +24,8 @@ def register(sub, name: str, help: str):
     s.add_argument("folder", help="a results folder (from `roadmap run`)")
     s.add_argument("step", help="a step id, e.g. step7 or step5.k9 (a stage id means its adopted sub-step)")
     s.add_argument("--seed", type=int, default=0, help="which seed's weights (default: %(default)s)")
-    s.add_argument("--roadmap", metavar="NAME", help="which roadmap's row, when the folder holds several (a roadmap and its ablation designs, say)")
+    s.add_argument("--roadmap", metavar="NAME",
+                   help="which roadmap's row, when the folder holds several (a roadmap and its ablation designs, say)")
     s.add_argument("-o", "--out", metavar="FILE", help="a .safetensors file (default: FOLDER-STEP-seedN.safetensors)")
     s.set_defaults(fn=export)
 
