@@ -253,7 +253,7 @@ def test_the_step_table_with_one_seed_has_nan_intervals():
 
 def test_one_row_per_seed_and_never_two_recipes_of_one_seed():
     from roadmap.errors import RoadmapError
-    from roadmap.present.stats import last_per_seed
+    from roadmap.present.selection import last_per_seed
     rows = pd.DataFrame([
         # a plain run's row, and the copy a later --sweep epochs=30 made of it (the recipe's own 30 epochs):
         # one recipe (the hash), whatever the labels say

@@ -18,7 +18,8 @@ import pandas as pd
 from roadmap.arch.names import parents
 from roadmap.arch.steps import Roadmap
 from roadmap.present.roadmaps import as_roadmap, match, try_load
-from roadmap.present.stats import last_per_seed, mean_interval, paired_delta, summary_interval, welch
+from roadmap.present.selection import last_per_seed
+from roadmap.present.stats import mean_interval, paired_delta, summary_interval, welch
 
 ROW_COLUMNS = [
     "roadmap", "regime", "step", "label", "group", "adopted", "parent", "value", "err", "n", "n_failed",

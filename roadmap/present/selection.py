@@ -1,10 +1,11 @@
 """Which rows of a results table a figure, report or comparison shows: one ablation design, one
 roadmap, or one value of a swept (or --set) recipe setting, each refused in one sentence when the
-folder has none."""
+folder has none; and one row per seed, never two recipes of one seed (last_per_seed)."""
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -91,3 +92,47 @@ def by_settings(label: str, key: str | None) -> dict[str, str]:
         return {}
     found = _settings(label)
     return {k.strip(): found.get(k.strip(), "") for k in key.split(",") if k.strip()}
+
+
+def _identity(row: Mapping) -> str:
+    """What a row was trained under: its recipe hash, which names the recipe after every --set and
+    sweep value (a cached copy keeps its original's); else, in tables without it, its settings."""
+    h = row.get("recipe_hash")
+    if isinstance(h, str) and h:
+        return h
+    both = {**_settings(row.get("recipe_overrides")), **_settings(row.get("sweep"))}
+    return " ".join(f"{k}={v}" for k, v in sorted(both.items()))
+
+
+def last_per_seed(rows: pd.DataFrame, keys: Sequence[str] = ("step", "seed")) -> pd.DataFrame:
+    """One row per `keys`: a rerun (the later line) replaces an earlier one. Rows of one seed trained
+    under different recipes (other swept values or --set overrides) are two experiments, not a rerun,
+    and are refused: keeping either would mix two studies without saying so."""
+    keys = list(keys)
+    if rows.empty:
+        return rows
+    ident = pd.Series([_identity(r) for r in rows.to_dict(orient="records")], index=rows.index)
+    kinds = rows.assign(_ident=ident).drop_duplicates(keys + ["_ident"])
+    clash = kinds[kinds.duplicated(keys, keep=False)]
+    if len(clash):
+        first = clash[(clash[keys] == clash[keys].iloc[0]).all(axis=1)]
+        raise RoadmapError(_mixed(first, keys))
+    return rows.drop_duplicates(keys, keep="last")
+
+
+OWN = "the recipe's"  # a setting a row's recipe kept
+
+
+def _mixed(rows: pd.DataFrame, keys: list[str]) -> str:
+    """One sentence on rows of one seed under several recipes, naming the settings that differ."""
+    where = ", ".join(f"{k} {rows[k].iloc[0]}" for k in keys)
+    given = [{**_settings(r.get("recipe_overrides")), **_settings(r.get("sweep"))}
+             for r in rows.to_dict(orient="records")]
+    differ = sorted({k for g in given for k in g if len({h.get(k) for h in given}) > 1})
+    if not differ:
+        return (f"{where} has rows of {len(rows)} different recipes (recipe_hash "
+                f"{', '.join(map(str, rows.get('recipe_hash', pd.Series(dtype=str))))}) under the same "
+                "settings (a recipe file changed between runs?); keep the rows of one, or train into another folder")
+    seen = "; ".join(" ".join(f"{k}={g.get(k, OWN)}" for k in differ) for g in given)
+    return (f"{where} has rows of {len(rows)} settings ({seen}); read one at a time with "
+            f"--by {','.join(differ)}")

@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from roadmap.errors import RoadmapError
+from roadmap.present.selection import last_per_seed
 
 __all__ = [
     "Interval", "Delta", "WelchDelta", "mean_interval", "summary_interval", "paired_delta", "paired_power",
-    "seeds_needed", "welch", "seed_values", "last_per_seed",
+    "seeds_needed", "welch", "seed_values",
 ]
 
 NAN = math.nan
@@ -191,57 +191,8 @@ def welch(mean_a: float, std_a: float | None, n_a: int,
 _NO_PARENT = Delta(NAN, NAN, NAN, NAN, NAN, False, None, 0)  # the first step: nothing to compare
 
 
-def _settings(text) -> dict[str, str]:
-    """"epochs=30 lr=0.001" -> {"epochs": "30", "lr": "0.001"} (a sweep label or --set overrides)."""
-    return dict(pair.split("=", 1) for pair in str(text).split() if "=" in pair) if isinstance(text, str) else {}
-
-
-def _identity(row: Mapping) -> str:
-    """What a row was trained under: its recipe hash, which names the recipe after every --set and
-    sweep value (a cached copy keeps its original's); else, in tables without it, its settings."""
-    h = row.get("recipe_hash")
-    if isinstance(h, str) and h:
-        return h
-    both = {**_settings(row.get("recipe_overrides")), **_settings(row.get("sweep"))}
-    return " ".join(f"{k}={v}" for k, v in sorted(both.items()))
-
-
-def last_per_seed(rows: pd.DataFrame, keys: Sequence[str] = ("step", "seed")) -> pd.DataFrame:
-    """One row per `keys`: a rerun (the later line) replaces an earlier one. Rows of one seed trained
-    under different recipes (other swept values or --set overrides) are two experiments, not a rerun,
-    and are refused: keeping either would mix two studies without saying so."""
-    keys = list(keys)
-    if rows.empty:
-        return rows
-    ident = pd.Series([_identity(r) for r in rows.to_dict(orient="records")], index=rows.index)
-    kinds = rows.assign(_ident=ident).drop_duplicates(keys + ["_ident"])
-    clash = kinds[kinds.duplicated(keys, keep=False)]
-    if len(clash):
-        first = clash[(clash[keys] == clash[keys].iloc[0]).all(axis=1)]
-        raise RoadmapError(_mixed(first, keys))
-    return rows.drop_duplicates(keys, keep="last")
-
-
-OWN = "the recipe's"  # a setting a row's recipe kept
-
-
-def _mixed(rows: pd.DataFrame, keys: list[str]) -> str:
-    """One sentence on rows of one seed under several recipes, naming the settings that differ."""
-    where = ", ".join(f"{k} {rows[k].iloc[0]}" for k in keys)
-    given = [{**_settings(r.get("recipe_overrides")), **_settings(r.get("sweep"))}
-             for r in rows.to_dict(orient="records")]
-    differ = sorted({k for g in given for k in g if len({h.get(k) for h in given}) > 1})
-    if not differ:
-        return (f"{where} has rows of {len(rows)} different recipes (recipe_hash "
-                f"{', '.join(map(str, rows.get('recipe_hash', pd.Series(dtype=str))))}) under the same "
-                "settings (a recipe file changed between runs?); keep the rows of one, or train into another folder")
-    seen = "; ".join(" ".join(f"{k}={g.get(k, OWN)}" for k in differ) for g in given)
-    return (f"{where} has rows of {len(rows)} settings ({seen}); read one at a time with "
-            f"--by {','.join(differ)}")
-
-
 def seed_values(results: pd.DataFrame) -> dict[str, dict[int, float]]:
-    """step -> {seed: top1} over finished runs, one row per seed (last_per_seed)."""
+    """step -> {seed: top1} over finished runs, one row per seed (selection.last_per_seed)."""
     ok = results.loc[results["status"] == "ok"]
     ok = last_per_seed(ok.assign(top1=pd.to_numeric(ok["top1"], errors="coerce")).dropna(subset=["top1"]))
     return {step: dict(zip(g["seed"], g["top1"])) for step, g in ok.groupby("step", sort=False)}
