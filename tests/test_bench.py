@@ -62,3 +62,17 @@ def test_pipeline_bench_runs_our_trainer_and_the_plain_timm_loop():
     assert row["plain_best_img_s"] == max(row[c] for c in peers) and row["ours_img_s"] > 0
     assert row["ratio"] == pytest.approx(row["ours_img_s"] / row["plain_best_img_s"])
     assert row["ours_pipeline"] == "in-memory batched"
+
+
+def test_emulated_bf16_is_measured_against_the_fp32_baseline(tmp_path, monkeypatch):
+    from roadmap.runs import bench as b
+    from roadmap.train import precision as p
+    monkeypatch.setattr(p, "cpu_flags", lambda: frozenset({"avx2"}))  # a CPU without native bf16
+    converted = []
+    monkeypatch.setattr(b, "keep_depthwise_fp32", lambda m: converted.append(m) or m)
+    out = tmp_path / "bench.csv"
+    args = ["bench", "--steps", "step7", "--batch", "2", "--res", "32", "--width", "0.25", "--depth", "0.34",
+            "--iters", "1", "--warmup", "0", "--out", str(out)]
+    assert main(args) == 0 and pd.read_csv(out).squeeze()["precision"] == "fp32" and not converted
+    assert main(args + ["--emulate-bf16"]) == 0
+    assert pd.read_csv(out).squeeze()["precision"] == "bf16 except depthwise" and len(converted) == 1  # ours only

@@ -13,3 +13,12 @@ def test_bf16_on_a_cpu_only_where_it_is_native(monkeypatch, flags, mode):
     from roadmap.train import precision as p
     monkeypatch.setattr(p, "cpu_flags", lambda: frozenset(flags))
     assert p.precision(True, torch.device("cpu")) == mode and p.precision(True, torch.device("meta")) == "fp32"
+
+
+def test_emulated_bf16_is_asked_for_and_only_changes_a_cpu_without_it(monkeypatch):
+    from roadmap.train import precision as p
+    monkeypatch.setattr(p, "cpu_flags", lambda: frozenset({"avx2"}))
+    cpu = torch.device("cpu")
+    assert p.precision(True, cpu) == "fp32" and p.precision(True, cpu, emulate_bf16=True) == "bf16 except depthwise"
+    assert p.precision(False, cpu, emulate_bf16=True) == "fp32"  # amp off stays fp32
+    assert p.precision(True, torch.device("meta"), emulate_bf16=True) == "fp32"

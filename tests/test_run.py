@@ -88,6 +88,26 @@ def test_a_study_is_not_continued_in_another_precision_unasked(two_steps, tmp_pa
     assert pd.read_csv(out / "results.csv").set_index("step")["precision"].to_dict() == {"step0": here, "step1": there}
 
 
+def test_a_bf16_study_is_finished_in_emulated_bf16_on_a_cpu_without_it(two_steps, tmp_path, monkeypatch):
+    """A study begun where bf16 is native, continued where it is not: the refusal names --emulate-bf16,
+    which trains rows of the study's precision (bf16 math, not fp32 under another name)."""
+    from roadmap.train import precision as p
+    monkeypatch.setattr(p, "cpu_flags", lambda: frozenset({"avx2"}))
+    out = tmp_path / "begun-in-bf16"
+    shutil.copytree(two_steps, out)
+    df = pd.read_csv(out / "results.csv").assign(precision="bf16 except depthwise")
+    df.to_csv(out / "results.csv", index=False)
+    with pytest.raises(RoadmapError, match=r"this machine trains in 'fp32'.*pass --emulate-bf16 to train them in bf16"):
+        run(cfg(out, upto="step0", first_seed=1))
+    assert run(cfg(out, upto="step0", first_seed=1, emulate_bf16=True)) == 0
+    rows = pd.read_csv(out / "results.csv").set_index(["step", "seed"])
+    assert rows.loc[("step0", 1), "precision"] == "bf16 except depthwise" and len(rows) == 3
+    assert run(cfg(tmp_path / "fp32", upto="step0", first_seed=1)) == 0
+    bf16, fp32 = (pd.read_csv(f / "epochs.csv").query("seed == 1")["train_loss"].to_numpy()
+                  for f in (out, tmp_path / "fp32"))
+    assert abs(bf16[0] - fp32[0]) > 1e-6, "the emulated row trained in fp32"
+
+
 def test_a_nan_loss_marks_the_variant_failed_and_the_run_goes_on(tmp_path):
     rc = run(cfg(tmp_path, overrides=FAST + ["lr=1e30", "epochs=1"]))
     assert rc == 1

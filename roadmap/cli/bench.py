@@ -38,6 +38,9 @@ def register(sub, name: str, help: str):
                    help="the stem's total stride for small images, as a recipe's stem_stride (default: the spec's)")
     s.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile our models (default: on for GPU, off for CPU)")
+    s.add_argument("--emulate-bf16", action="store_true",
+                   help="measure ours in bf16 on a CPU without native bf16 too, as roadmap run --emulate-bf16 "
+                        "trains (the baseline stays fp32): what emulation costs")
     s.add_argument("--peak-tflops", type=float, help="the device's dense bf16 peak, for MFU (default: known GPUs)")
     s.add_argument("--out", metavar="CSV", help="output table (default: results/bench-<device>.csv, "
                                                 "results/bench-pipeline-<device>.csv with --pipeline)")
@@ -71,7 +74,7 @@ def _bench(a) -> int:
         print(f"bench table: {out}")
         return 0
     df = bench(rm, a.steps, a.batch, a.res, a.iters, a.warmup, a.width, a.depth, a.compile, a.peak_tflops,
-               stem_stride=a.stem_stride)
+               stem_stride=a.stem_stride, emulate_bf16=a.emulate_bf16)
     device = re.sub(r"[^A-Za-z0-9.-]+", "-", str(df["device"].iloc[0])).strip("-").lower()
     out = Path(a.out or f"results/bench-{device}.csv")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import os
 import textwrap
 
 from roadmap.arch.names import DESIGNS
-from roadmap.cli import RUN_DESIGN_HELP, ROADMAP_HELP
+from roadmap.cli import EMULATE_BF16_HELP, RUN_DESIGN_HELP, ROADMAP_HELP
 
 
 def register(sub, name: str, help: str):
@@ -57,6 +57,7 @@ def register(sub, name: str, help: str):
                         "(needs pip install 'roadmap[tensorboard]')")
     s.add_argument("--force", action="store_true", help="retrain variants that already have a finished row")
     s.add_argument("--quiet", action="store_true", help="no progress bars, only results (for logs)")
+    s.add_argument("--emulate-bf16", action="store_true", help=EMULATE_BF16_HELP)
     s.add_argument("--launcher", choices=["here", "slurm", "local"], default="here",
                    help="here (default; also under torchrun), slurm (one submitit job per variant, requeued "
                         "and resumed on preemption), local (the same jobs as local processes)")
@@ -86,7 +87,8 @@ def _run(a) -> int:
 
     cfg = RunConfig(roadmap=a.roadmap, design=a.design, upto=a.upto, only=a.only, recipe=a.recipe, overrides=a.overrides,
                     data=a.data, seeds=a.seeds, out=a.out, force=a.force, quiet=a.quiet,
-                    threads=a.threads, log=a.log, jobs=a.jobs, sweep=a.sweep)
+                    threads=a.threads, log=a.log, jobs=a.jobs, sweep=a.sweep,
+                    emulate_bf16=a.emulate_bf16)
     if a.launcher == "here":
         return run(cfg)
     from roadmap.runs.launch import submit

@@ -58,12 +58,13 @@ def _sync(device):
 
 
 def measure(model: nn.Module, device: torch.device, batch: int, res: int, iters: int, warmup: int,
-            fast: bool, compile_model: bool, num_classes: int) -> Speed:
+            fast: bool, compile_model: bool, num_classes: int, emulate_bf16: bool = False) -> Speed:
     """Images/s of `iters` training steps and `iters` inference batches after `warmup` of each."""
     cuda = device.type == "cuda"
-    # ours: the trainer's precision rule (bf16 except depthwise convs on a CPU with native bf16);
+    # ours: the trainer's precision rule (bf16 except depthwise convs on a CPU with native bf16, or
+    # emulated where asked);
     # the baseline: bf16 autocast on GPU, fp32 on CPU
-    mode = precision(True, device) if fast else (Precision.BF16 if cuda else Precision.FP32)
+    mode = precision(True, device, emulate_bf16) if fast else (Precision.BF16 if cuda else Precision.FP32)
     if mode is Precision.BF16_EXCEPT_DEPTHWISE:
         keep_depthwise_fp32(model)
     amp = mode is not Precision.FP32
@@ -111,7 +112,7 @@ def measure(model: nn.Module, device: torch.device, batch: int, res: int, iters:
 def bench(rm: Roadmap, step_ids: list[str] | None, batch: int, res: int, iters: int, warmup: int,
           width: float = 1.0, depth: float = 1.0, compile_model: bool | None = None,
           peak_tflops: float | None = None, num_classes: int = 1000, device: torch.device | None = None,
-          report=print, stem_stride: int | None = None) -> pd.DataFrame:
+          report=print, stem_stride: int | None = None, emulate_bf16: bool = False) -> pd.DataFrame:
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     compile_model = device.type == "cuda" if compile_model is None else compile_model
     peak = device_peak(device, peak_tflops)
@@ -124,7 +125,7 @@ def bench(rm: Roadmap, step_ids: list[str] | None, batch: int, res: int, iters: 
         macs = complexity(spec, num_classes=num_classes, res=res)["gflops"] * 1e9
         torch.manual_seed(0)
         ours = measure(build(spec, num_classes, img_size=res), device, batch, res, iters, warmup,
-                       fast=True, compile_model=compile_model, num_classes=num_classes)
+                       fast=True, compile_model=compile_model, num_classes=num_classes, emulate_bf16=emulate_bf16)
         full_size = width == 1.0 and depth == 1.0 and stem_stride is None
         if st.timm and full_size:
             baseline_name, baseline = st.timm, timm.create_model(st.timm, pretrained=False, num_classes=num_classes)
@@ -137,6 +138,7 @@ def bench(rm: Roadmap, step_ids: list[str] | None, batch: int, res: int, iters: 
             "step": st.id, "label": st.label, "device": torch.cuda.get_device_name(device)
             if device.type == "cuda" else "cpu", "torch": torch.__version__, "batch": batch, "res": res,
             "width_mult": width, "depth_mult": depth, "stem_stride": stem_stride, "gmacs": macs / 1e9, "compile": compile_model,
+            "precision": precision(True, device, emulate_bf16),
             "train_img_s": ours.train_img_s, "eval_img_s": ours.eval_img_s, "train_tflops": tflops,
             "mfu": tflops / peak if peak else float("nan"), "peak_mem_mb": ours.peak_mem_mb,
             "baseline": baseline_name, "baseline_train_img_s": base.train_img_s,
@@ -144,7 +146,8 @@ def bench(rm: Roadmap, step_ids: list[str] | None, batch: int, res: int, iters: 
             "eval_ratio": ours.eval_img_s / base.eval_img_s,
         }
         rows.append(row)
-        report(f"{st.id:>16}  train {ours.train_img_s:8.1f} img/s ({row['train_ratio']:.2f}x the baseline: "
+        report(f"{st.id:>16}  train {ours.train_img_s:8.1f} img/s in {row['precision']} "
+               f"({row['train_ratio']:.2f}x the baseline: "
                f"{baseline_name})  "
                f"eval {ours.eval_img_s:8.1f} img/s  {tflops:6.2f} TFLOP/s"
                + (f"  MFU {100 * row['mfu']:.1f}%" if peak else ""))

@@ -37,7 +37,7 @@ from roadmap.runs.weights import save_weights, weights_path
 from roadmap.train import distributed
 from roadmap.train.data import DataSplits, data_name, load_data
 from roadmap.train.loop import TrainingFailed, pipeline, train
-from roadmap.train.precision import precision
+from roadmap.train.precision import Precision, precision
 from roadmap.train.recipe import Recipe, canonical_key, load_recipe
 
 
@@ -59,6 +59,7 @@ class RunConfig:
     log: list[str] = field(default_factory=list)  # extra loggers: "tensorboard"
     jobs: int | None = 1             # variants trained at once (None: one per core, on a CPU)
     sweep: list[str] = field(default_factory=list)  # "KEY=V1,V2,...": every variant under each value (a grid)
+    emulate_bf16: bool = False       # amp in bf16 on a CPU without native bf16 too (roadmap.train.precision)
 
 
 def default_out(rm: Roadmap, recipe: Recipe, dataset: str) -> Path:
@@ -146,7 +147,7 @@ def _row(s: Study, step: Step, order: int, seed: int, spec) -> dict:
         "paper_gflops": step.paper.get("gflops"), "torch": torch.__version__, "timm": timm.__version__,
         "git_commit": code_version.AT_IMPORT,  # the code this process imported, not today's HEAD
         # how it trains, known before it trains: part of the cache key (see roadmap.runs.table)
-        "precision": precision(recipe.amp, device), "pipeline": pipeline(data, recipe),
+        "precision": precision(recipe.amp, device, s.cfg.emulate_bf16), "pipeline": pipeline(data, recipe),
         "recipe_overrides": s.overrides,  # what --set changed, canonical: the row says what trained it
         "drop_path": recipe.drop_path_rate(rm.regime),  # the regime picks it: part of the cache key
         # provenance, not the key: a thread count or another processor changes speed and, on a CPU,
@@ -213,7 +214,8 @@ def train_variant(s: Study, v: Variant, progress: VariantProgress | None) -> tup
             if "tensorboard" in s.cfg.log and ctx.main else None
         try:
             r = train(lambda: build(spec, s.data.num_classes, s.recipe.drop_path_rate(s.rm.regime), img_size=s.res),
-                      s.data, s.recipe, v.seed, _checkpoint(s, row), progress, on_epoch=log)
+                      s.data, s.recipe, v.seed, _checkpoint(s, row), progress, on_epoch=log,
+                      emulate_bf16=s.cfg.emulate_bf16)
             row.update(status="ok", error="", top1=r.top1, top5=r.top5, epochs=r.epochs,
                        images_seen=r.images_seen, train_time_s=round(r.train_time_s, 2),
                        train_img_s=round(r.train_img_s, 1), eval_img_s=round(r.eval_img_s, 1),
@@ -410,9 +412,13 @@ def _precision_refusal(rows: list[dict], table: Table) -> str | None:
         return None
     there = " and ".join(sorted({repr(str(r["precision"])) for r in rows}))
     named = ", ".join(f"{r['step']} seed {r['seed']}" for r in rows[:3]) + (", ..." if len(rows) > 3 else "")
+    here = str(rows[0]["here"])
+    emulate = ("pass --emulate-bf16 to train them in bf16 here (several times slower), "
+               if here == Precision.FP32 and {str(r["precision"]) for r in rows} == {Precision.BF16_EXCEPT_DEPTHWISE}
+               else "")
     return (f"{table.path} holds {len(rows)} finished row(s) of this study trained in {there} ({named}), "
-            f"and this machine trains in {str(rows[0]['here'])!r}, so this run would replace them or pair "
-            f"them with unlike rows: run it where they were trained, pass --force to train here anyway, "
+            f"and this machine trains in {here!r}, so this run would replace them or pair "
+            f"them with unlike rows: run it where they were trained, {emulate}pass --force to train here anyway, "
             f"or choose another --out")
 
 

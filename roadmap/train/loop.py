@@ -102,8 +102,10 @@ def train(
     checkpoint: Path | None = None,
     progress=None,
     on_epoch: Callable[[dict], None] | None = None,
+    emulate_bf16: bool = False,
 ) -> TrainResult:
-    """`on_epoch(record)` hears each finished epoch's row of `history` (TensorBoard, say)."""
+    """`on_epoch(record)` hears each finished epoch's row of `history` (TensorBoard, say);
+    `emulate_bf16`: see roadmap.train.precision.precision."""
     ctx = distributed.context()
     device = ctx.device
     if device.type == "cpu":
@@ -120,7 +122,7 @@ def train(
 
     _seed_all(seed)  # the same initial weights on every rank and every resume
     model = make_model().to(device)
-    mode = precision(recipe.amp, device)
+    mode = precision(recipe.amp, device, emulate_bf16)
     use_amp = mode is not Precision.FP32
     if mode is Precision.BF16_EXCEPT_DEPTHWISE:
         keep_depthwise_fp32(model)

@@ -40,12 +40,15 @@ class Precision(StrEnum):
     BF16_EXCEPT_DEPTHWISE = "bf16 except depthwise"  # a CPU with native bf16
 
 
-def precision(amp: bool, device: torch.device) -> Precision:
+def precision(amp: bool, device: torch.device, emulate_bf16: bool = False) -> Precision:
+    """`emulate_bf16`: bf16 on a CPU without it too (emulated: bf16-rounded operands, fp32 sums, as the
+    native instructions do, but several times slower), so a study begun in bf16 can be finished there."""
     if not amp:
         return Precision.FP32
     if device.type == "cuda":
         return Precision.BF16
-    return Precision.BF16_EXCEPT_DEPTHWISE if device.type == "cpu" and cpu_has_bf16() else Precision.FP32
+    native = device.type == "cpu" and (cpu_has_bf16() or emulate_bf16)
+    return Precision.BF16_EXCEPT_DEPTHWISE if native else Precision.FP32
 
 
 class Fp32Conv2d(nn.Conv2d):
