@@ -106,6 +106,8 @@ def test_a_bf16_study_is_finished_in_emulated_bf16_on_a_cpu_without_it(two_steps
     bf16, fp32 = (pd.read_csv(f / "epochs.csv").query("seed == 1")["train_loss"].to_numpy()
                   for f in (out, tmp_path / "fp32"))
     assert abs(bf16[0] - fp32[0]) > 1e-6, "the emulated row trained in fp32"
+    with pytest.raises(RoadmapError, match=r"--emulate-bf16 asks for bf16, but recipe smoke trains in fp32"):
+        run(cfg(out, overrides=FAST + ["amp=false"], emulate_bf16=True))
 
 
 def test_a_nan_loss_marks_the_variant_failed_and_the_run_goes_on(tmp_path):

@@ -87,6 +87,9 @@ class Study:
 def study(cfg: RunConfig, sweep: str = "") -> Study:
     rm = load(cfg.roadmap, cfg.design)
     recipe = load_recipe(cfg.recipe, cfg.overrides)
+    if cfg.emulate_bf16 and not recipe.amp:
+        raise RoadmapError(f"--emulate-bf16 asks for bf16, but recipe {recipe.name} trains in fp32 (amp: false): "
+                           f"drop one of them")
     keys = dict.fromkeys(canonical_key(item.partition("=")[0]) for item in cfg.overrides)  # today's names
     overrides = " ".join(f"{k}={json.dumps(recipe.get(k))}" for k in keys)
     out = Path(cfg.out) if cfg.out else default_out(rm, recipe, data_name(cfg.data))
