@@ -71,8 +71,19 @@ def test_emulated_bf16_is_measured_against_the_fp32_baseline(tmp_path, monkeypat
     converted = []
     monkeypatch.setattr(b, "keep_depthwise_fp32", lambda m: converted.append(m) or m)
     out = tmp_path / "bench.csv"
-    args = ["bench", "--steps", "step7", "--batch", "2", "--res", "32", "--width", "0.25", "--depth", "0.34",
+    args = ["bench", "--steps", "step0", "--batch", "2", "--res", "32", "--width", "0.25", "--depth", "0.34",
             "--iters", "1", "--warmup", "0", "--out", str(out)]
     assert main(args) == 0 and pd.read_csv(out).squeeze()["precision"] == "fp32" and not converted
     assert main(args + ["--emulate-bf16"]) == 0
     assert pd.read_csv(out).squeeze()["precision"] == "bf16 except depthwise" and len(converted) == 1  # ours only
+
+
+def test_the_pipeline_bench_trains_ours_in_emulated_bf16_when_asked(monkeypatch):
+    from roadmap.runs.bench_pipeline import bench_pipeline
+    from roadmap.train import loop, precision as p
+    monkeypatch.setattr(p, "cpu_flags", lambda: frozenset({"avx2"}))
+    converted = []
+    monkeypatch.setattr(loop, "keep_depthwise_fp32", lambda m: converted.append(m) or m)  # the trainer's bf16 path
+    df = bench_pipeline(roadmap.load("convnext-t"), ["step0"], data_source="embedded:10", epochs=1,
+                        overrides=["batch_size=25", "batch_per_device=25"], report=lambda *_: None, emulate_bf16=True)
+    assert df.squeeze()["ours_precision"] == "bf16 except depthwise" and len(converted) == 1

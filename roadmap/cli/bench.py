@@ -67,7 +67,8 @@ def _bench(a) -> int:
     rm = load(a.roadmap)
     if a.pipeline:
         from roadmap.runs.bench_pipeline import bench_pipeline
-        df = bench_pipeline(rm, a.steps or ["step0", "step7"], a.recipe, a.data, a.overrides)
+        df = bench_pipeline(rm, a.steps or ["step0", "step7"], a.recipe, a.data, a.overrides,
+                            emulate_bf16=a.emulate_bf16)
         out = Path(a.out or "results/bench-pipeline-cpu.csv")
         out.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(out, index=False)

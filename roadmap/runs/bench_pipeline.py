@@ -55,7 +55,8 @@ def plain_loop(model: torch.nn.Module, split, recipe: dict, res: int, amp: bool,
 
 
 def bench_pipeline(rm: Roadmap, step_ids: list[str], recipe_name: str = "smoke", data_source: str = "embedded",
-                   overrides: list[str] | None = None, epochs: int = 2, report=print) -> pd.DataFrame:
+                   overrides: list[str] | None = None, epochs: int = 2, report=print,
+                   emulate_bf16: bool = False) -> pd.DataFrame:
     recipe = load_recipe(recipe_name, [*(overrides or []), f"epochs={epochs}", "warmup_epochs=0"])
     data = load_data(data_source)
     res = recipe.res or data.image_size
@@ -70,10 +71,10 @@ def bench_pipeline(rm: Roadmap, step_ids: list[str], recipe_name: str = "smoke",
             torch.manual_seed(0)
             return build(spec, data.num_classes, img_size=res)
 
-        ours = train(make, data, recipe, seed=0)
+        ours = train(make, data, recipe, seed=0, emulate_bf16=emulate_bf16)
         row = {"step": sid, "recipe": recipe_name, "data": data.name, "batch": recipe.batch_size, "res": res,
                "threads": torch.get_num_threads(), "ours_img_s": ours.history[-1]["img_s"],
-               "ours_precision": precision(recipe.amp, device), "ours_pipeline": pipeline(data, recipe)}
+               "ours_precision": precision(recipe.amp, device, emulate_bf16), "ours_pipeline": pipeline(data, recipe)}
         for amp in (False, True):
             for workers in (0, 1):
                 row[f"plain_{'bf16' if amp else 'fp32'}_w{workers}_img_s"] = plain_loop(
