@@ -7,6 +7,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import roadmap
 from roadmap.cli import main
+from roadmap.errors import RoadmapError
 from roadmap.runs.bench import bench
 
 
@@ -65,11 +66,10 @@ def test_pipeline_bench_runs_our_trainer_and_the_plain_timm_loop():
 
 
 def test_emulated_bf16_is_measured_against_the_fp32_baseline(tmp_path, monkeypatch):
-    from roadmap.runs import bench as b
     from roadmap.train import precision as p
     monkeypatch.setattr(p, "cpu_flags", lambda: frozenset({"avx2"}))  # a CPU without native bf16
     converted = []
-    monkeypatch.setattr(b, "keep_depthwise_fp32", lambda m: converted.append(m) or m)
+    monkeypatch.setattr(p, "emulate_bf16_layers", lambda m: converted.append(m) or m)
     out = tmp_path / "bench.csv"
     args = ["bench", "--steps", "step0", "--batch", "2", "--res", "32", "--width", "0.25", "--depth", "0.34",
             "--iters", "1", "--warmup", "0", "--out", str(out)]
@@ -80,10 +80,13 @@ def test_emulated_bf16_is_measured_against_the_fp32_baseline(tmp_path, monkeypat
 
 def test_the_pipeline_bench_trains_ours_in_emulated_bf16_when_asked(monkeypatch):
     from roadmap.runs.bench_pipeline import bench_pipeline
-    from roadmap.train import loop, precision as p
+    from roadmap.train import precision as p
     monkeypatch.setattr(p, "cpu_flags", lambda: frozenset({"avx2"}))
     converted = []
-    monkeypatch.setattr(loop, "keep_depthwise_fp32", lambda m: converted.append(m) or m)  # the trainer's bf16 path
+    monkeypatch.setattr(p, "emulate_bf16_layers", lambda m: converted.append(m) or m)  # the trainer's emulation
     df = bench_pipeline(roadmap.load("convnext-t"), ["step0"], data_source="embedded:10", epochs=1,
                         overrides=["batch_size=25", "batch_per_device=25"], report=lambda *_: None, emulate_bf16=True)
     assert df.squeeze()["ours_precision"] == "bf16 except depthwise" and len(converted) == 1
+    with pytest.raises(RoadmapError, match="--emulate-bf16 asks for bf16, but recipe smoke trains in fp32"):
+        bench_pipeline(roadmap.load("convnext-t"), ["step0"], data_source="embedded:10", overrides=["amp=false"],
+                       emulate_bf16=True)

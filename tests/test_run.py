@@ -91,7 +91,9 @@ def test_a_study_is_not_continued_in_another_precision_unasked(two_steps, tmp_pa
 def test_a_bf16_study_is_finished_in_emulated_bf16_on_a_cpu_without_it(two_steps, tmp_path, monkeypatch):
     """A study begun where bf16 is native, continued where it is not: the refusal names --emulate-bf16,
     which trains rows of the study's precision (bf16 math, not fp32 under another name)."""
+    from roadmap.runs import machine
     from roadmap.train import precision as p
+    machine.cpu_capability()  # cached as it is, before the flags are patched: rows record the real CPU
     monkeypatch.setattr(p, "cpu_flags", lambda: frozenset({"avx2"}))
     out = tmp_path / "begun-in-bf16"
     shutil.copytree(two_steps, out)
@@ -108,6 +110,16 @@ def test_a_bf16_study_is_finished_in_emulated_bf16_on_a_cpu_without_it(two_steps
     assert abs(bf16[0] - fp32[0]) > 1e-6, "the emulated row trained in fp32"
     with pytest.raises(RoadmapError, match=r"--emulate-bf16 asks for bf16, but recipe smoke trains in fp32"):
         run(cfg(out, overrides=FAST + ["amp=false"], emulate_bf16=True))
+    # the flag is named only where it is the way out, or the cause
+    fp32 = tmp_path / "fp32"  # its rows are fp32: the flag would pair bf16 rows with them
+    with pytest.raises(RoadmapError, match=r"--emulate-bf16 trains in 'bf16 except depthwise' here.*drop --emulate-bf16"):
+        run(cfg(fp32, upto="step0", first_seed=2, emulate_bf16=True))
+    gpu = tmp_path / "begun-on-a-gpu"
+    shutil.copytree(two_steps, gpu)
+    pd.read_csv(gpu / "results.csv").assign(precision="bf16").to_csv(gpu / "results.csv", index=False)
+    with pytest.raises(RoadmapError, match="this machine trains in 'fp32'") as e:
+        run(cfg(gpu, upto="step0"))
+    assert "emulate" not in str(e.value)
 
 
 def test_a_nan_loss_marks_the_variant_failed_and_the_run_goes_on(tmp_path):

@@ -17,8 +17,8 @@ def register(sub, name: str, help: str):
             "Per variant: training and inference images/s on synthetic on-device batches, TFLOP/s "
             "(a training step = 3 forward passes, a multiply-add = 2 FLOPs), model-FLOPs utilisation "
             "against the device's bf16 peak, peak memory; and in the same process the same "
-            "architecture from timm (resnet50, convnext_tiny, ...) in a plain eager bf16 "
-            "channels_last loop, with our/baseline ratios. Written to results/bench-<device>.csv.", 79),
+            "architecture from timm (resnet50, convnext_tiny, ...) in a plain eager channels_last "
+            "loop (bf16 on a GPU, fp32 on a CPU), with our/baseline ratios. Written to results/bench-<device>.csv.", 79),
         epilog="examples:\n"
                "  roadmap bench --steps step0 step7 --batch 256            # on a GPU\n"
                "  roadmap bench --steps step0 --batch 8 --res 64 --width 0.25 --depth 0.34 --iters 3   # CPU\n"
@@ -40,7 +40,7 @@ def register(sub, name: str, help: str):
                    help="torch.compile our models (default: on for GPU, off for CPU)")
     s.add_argument("--emulate-bf16", action="store_true",
                    help="measure ours in bf16 on a CPU without native bf16 too, as roadmap run --emulate-bf16 "
-                        "trains (the baseline stays fp32): what emulation costs")
+                        "trains, against the same baselines: what emulation costs")
     s.add_argument("--peak-tflops", type=float, help="the device's dense bf16 peak, for MFU (default: known GPUs)")
     s.add_argument("--out", metavar="CSV", help="output table (default: results/bench-<device>.csv, "
                                                 "results/bench-pipeline-<device>.csv with --pipeline)")

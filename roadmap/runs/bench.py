@@ -6,8 +6,8 @@ dense bf16 peak (PEAK_TFLOPS, overridable). Inputs are synthetic tensors already
 device, so the numbers are the model step alone, not the data pipeline (`--pipeline`,
 `roadmap.runs.bench_pipeline`, measures that end to end).
 
-Ours: the trainer's settings (channels_last; bf16 autocast on GPU, and on a CPU with native bf16
-except for depthwise convs (roadmap.train.precision); fused AdamW, optional torch.compile, no host
+Ours: the trainer's settings (channels_last; bf16 autocast on GPU, and on a CPU with native bf16,
+or emulated with --emulate-bf16, except for depthwise convs (roadmap.train.precision); fused AdamW, optional torch.compile, no host
 sync inside the timed loop). Baseline: the same architecture from timm where it has one (else our
 module), in a plain eager channels_last loop with bf16 autocast on GPU (as timm's train.py runs
 with --amp --channels-last) and fp32 on CPU. On a CPU both sides run with the trainer's
@@ -29,7 +29,7 @@ from roadmap.arch.network import build
 from roadmap.arch.scale import scale_spec
 from roadmap.arch.steps import Roadmap
 from roadmap.train.allocator import keep_freed_memory
-from roadmap.train.precision import Precision, keep_depthwise_fp32, precision
+from roadmap.train.precision import Precision, for_precision, precision
 
 # dense bf16 tensor-core peaks (TFLOP/s) from the vendors' data sheets, by name fragment
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 70.0, "L4": 121.0,
@@ -65,8 +65,7 @@ def measure(model: nn.Module, device: torch.device, batch: int, res: int, iters:
     # emulated where asked);
     # the baseline: bf16 autocast on GPU, fp32 on CPU
     mode = precision(True, device, emulate_bf16) if fast else (Precision.BF16 if cuda else Precision.FP32)
-    if mode is Precision.BF16_EXCEPT_DEPTHWISE:
-        keep_depthwise_fp32(model)
+    for_precision(model, mode)
     amp = mode is not Precision.FP32
     model = model.to(device).to(memory_format=torch.channels_last)
     if cuda:

@@ -26,7 +26,7 @@ from roadmap.train.allocator import keep_freed_memory
 from roadmap.train.augment import image_transforms
 from roadmap.train.data import load_data
 from roadmap.train.loop import pipeline, train
-from roadmap.train.precision import precision
+from roadmap.train.precision import check_emulation, precision
 from roadmap.train.recipe import load_recipe
 
 
@@ -58,6 +58,7 @@ def bench_pipeline(rm: Roadmap, step_ids: list[str], recipe_name: str = "smoke",
                    overrides: list[str] | None = None, epochs: int = 2, report=print,
                    emulate_bf16: bool = False) -> pd.DataFrame:
     recipe = load_recipe(recipe_name, [*(overrides or []), f"epochs={epochs}", "warmup_epochs=0"])
+    check_emulation(recipe.amp, emulate_bf16, recipe.name)
     data = load_data(data_source)
     res = recipe.res or data.image_size
     device = torch.device("cpu")

@@ -19,6 +19,7 @@ from roadmap.runs import machine
 from roadmap.runs.folder import RunFolder
 from roadmap.runs.runner import RunConfig, default_out, run, variants
 from roadmap.train.data import data_name
+from roadmap.train.precision import check_emulation
 from roadmap.train.recipe import load_recipe
 
 
@@ -63,6 +64,7 @@ def submit(cfg: RunConfig, launcher: str, partition: str | None = None, nodes: i
            timeout_min: int = 4320) -> int:
     rm = load(cfg.roadmap, cfg.design)
     recipe = load_recipe(cfg.recipe, cfg.overrides)
+    check_emulation(recipe.amp, cfg.emulate_bf16, recipe.name)  # before N jobs that would each fail
     out = Path(cfg.out) if cfg.out else default_out(rm, recipe, data_name(cfg.data))
     todo = variants(rm, cfg)
     executor = submitit.AutoExecutor(folder=RunFolder(out).jobs / "%j", cluster="local" if launcher == "local" else None)

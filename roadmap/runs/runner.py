@@ -37,7 +37,7 @@ from roadmap.runs.weights import save_weights, weights_path
 from roadmap.train import distributed
 from roadmap.train.data import DataSplits, data_name, load_data
 from roadmap.train.loop import TrainingFailed, pipeline, train
-from roadmap.train.precision import Precision, precision
+from roadmap.train.precision import Precision, check_emulation, emulates_bf16, precision
 from roadmap.train.recipe import Recipe, canonical_key, load_recipe
 
 
@@ -87,9 +87,7 @@ class Study:
 def study(cfg: RunConfig, sweep: str = "") -> Study:
     rm = load(cfg.roadmap, cfg.design)
     recipe = load_recipe(cfg.recipe, cfg.overrides)
-    if cfg.emulate_bf16 and not recipe.amp:
-        raise RoadmapError(f"--emulate-bf16 asks for bf16, but recipe {recipe.name} trains in fp32 (amp: false): "
-                           f"drop one of them")
+    check_emulation(recipe.amp, cfg.emulate_bf16, recipe.name)
     keys = dict.fromkeys(canonical_key(item.partition("=")[0]) for item in cfg.overrides)  # today's names
     overrides = " ".join(f"{k}={json.dumps(recipe.get(k))}" for k in keys)
     out = Path(cfg.out) if cfg.out else default_out(rm, recipe, data_name(cfg.data))
@@ -354,7 +352,7 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
                         table.reuse(hit, row)
                     progress.finish(v.name, f"{v.name}: the same network and recipe as {hit['roadmap']} "
                                             f"{hit['step']}, trained once: taken from {table.path}", trained=False)
-        refusal = _precision_refusal(list(other_precision.values()), table) if ctx.main else None
+        refusal = _precision_refusal(list(other_precision.values()), table, cfg.emulate_bf16) if ctx.main else None
         refusal = distributed.broadcast_object(refusal)  # every rank stops, not rank 0 alone
         if refusal:
             raise RoadmapError(refusal)
@@ -368,7 +366,7 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
                     "num_classes": data.num_classes, "classes": data.classes, "threads": threads, "jobs": jobs,
                     "res": s.res, "seeds": cfg.seeds, "upto": cfg.upto, "command": "roadmap " + " ".join(sys.argv[1:]),
                     "device": torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else "cpu",
-                    "cpu": machine.cpu_name(), "world_size": ctx.world,
+                    "cpu": machine.cpu_name(), "world_size": ctx.world, "emulate_bf16": cfg.emulate_bf16,
                 })
 
         def record(v: Variant, result: tuple[dict, list[dict], str]) -> None:
@@ -407,22 +405,28 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
     return 0
 
 
-def _precision_refusal(rows: list[dict], table: Table) -> str | None:
+def _precision_refusal(rows: list[dict], table: Table, emulate_bf16: bool) -> str | None:
     """A study trained in one precision, continued on a machine that trains in another (a CPU without
     native bf16, a GPU), would have its rows replaced or paired with unlike ones: the cache misses on
-    precision alone. Refused unless --force says so."""
+    precision alone. Refused unless --force says so; where --emulate-bf16 would match them, or is what
+    differs, the sentence says so."""
     if not rows:
         return None
-    there = " and ".join(sorted({repr(str(r["precision"])) for r in rows}))
+    there = {str(r["precision"]) for r in rows}
     named = ", ".join(f"{r['step']} seed {r['seed']}" for r in rows[:3]) + (", ..." if len(rows) > 3 else "")
-    here = str(rows[0]["here"])
-    emulate = ("pass --emulate-bf16 to train them in bf16 here (several times slower), "
-               if here == Precision.FP32 and {str(r["precision"]) for r in rows} == {Precision.BF16_EXCEPT_DEPTHWISE}
-               else "")
-    return (f"{table.path} holds {len(rows)} finished row(s) of this study trained in {there} ({named}), "
-            f"and this machine trains in {here!r}, so this run would replace them or pair "
-            f"them with unlike rows: run it where they were trained, {emulate}pass --force to train here anyway, "
-            f"or choose another --out")
+    here = Precision(str(rows[0]["here"]))
+    emulating = emulate_bf16 and emulates_bf16(here)
+    trains = f"--emulate-bf16 trains in {str(here)!r} here" if emulating else f"this machine trains in {str(here)!r}"
+    if emulating and there == {Precision.FP32}:
+        way = "drop --emulate-bf16, "
+    elif here is Precision.FP32 and there == {Precision.BF16_EXCEPT_DEPTHWISE}:
+        way = "pass --emulate-bf16 to train them in bf16 here (several times slower), "
+    else:
+        way = ""
+    return (f"{table.path} holds {len(rows)} finished row(s) of this study trained in "
+            f"{' and '.join(sorted(map(repr, there)))} ({named}), and {trains}, so this run would replace them "
+            f"or pair them with unlike rows: run it where they were trained, {way}pass --force to train here "
+            f"anyway, or choose another --out")
 
 
 class _train_with:

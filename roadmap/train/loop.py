@@ -31,7 +31,7 @@ from roadmap.train.allocator import keep_freed_memory
 from roadmap.train.batches import InMemoryBatches
 from roadmap.train.data import DataSplits
 from roadmap.train.loaders import PerSampleBatches
-from roadmap.train.precision import Precision, keep_depthwise_fp32, precision
+from roadmap.train.precision import Precision, for_precision, precision
 from roadmap.train.recipe import Recipe
 from roadmap.train.optim import lr_schedule, optimizer
 
@@ -124,8 +124,7 @@ def train(
     model = make_model().to(device)
     mode = precision(recipe.amp, device, emulate_bf16)
     use_amp = mode is not Precision.FP32
-    if mode is Precision.BF16_EXCEPT_DEPTHWISE:
-        keep_depthwise_fp32(model)
+    for_precision(model, mode)
     # channels_last: 1.5x faster BN convnets on CPU too (128 -> 82 ms/step for step0 at smoke
     # scale), neutral for the LayerNorm ones
     model = model.to(memory_format=torch.channels_last)

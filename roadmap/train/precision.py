@@ -6,6 +6,9 @@ than in fp32 (measured on this project's 2-core EPYC at smoke scale: step4 91 ms
 depthwise convs in fp32 against 260 ms all-bf16 and 141 ms all-fp32). So on a CPU depthwise convs
 run in fp32 inside the autocast region. The rule depends only on the ops, so a seed gives the same
 numbers on every machine with the same precision, which the results row records.
+
+A CPU without native bf16 trains in fp32, or, asked (`run --emulate-bf16`), emulates bf16 with the same
+rule and the same arithmetic (for_precision), to finish a study begun on a bf16 machine.
 """
 from __future__ import annotations
 
@@ -13,7 +16,10 @@ from enum import StrEnum
 from functools import lru_cache
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from roadmap.errors import RoadmapError
 
 
 @lru_cache(maxsize=1)
@@ -37,12 +43,12 @@ class Precision(StrEnum):
     """A results column and part of the cache key: the values stay as first written."""
     FP32 = "fp32"
     BF16 = "bf16"                                    # every op under autocast (GPU)
-    BF16_EXCEPT_DEPTHWISE = "bf16 except depthwise"  # a CPU with native bf16
+    BF16_EXCEPT_DEPTHWISE = "bf16 except depthwise"  # a CPU (bf16 native, or emulated where asked)
 
 
 def precision(amp: bool, device: torch.device, emulate_bf16: bool = False) -> Precision:
-    """`emulate_bf16`: bf16 on a CPU without it too (emulated: bf16-rounded operands, fp32 sums, as the
-    native instructions do, but several times slower), so a study begun in bf16 can be finished there."""
+    """`emulate_bf16`: bf16 on a CPU without it too (see for_precision), so that a study begun in bf16
+    can be finished there."""
     if not amp:
         return Precision.FP32
     if device.type == "cuda":
@@ -65,4 +71,112 @@ def keep_depthwise_fp32(model: nn.Module) -> nn.Module:
     for m in model.modules():
         if type(m) is nn.Conv2d and m.groups > 1 and m.groups == m.in_channels:
             m.__class__ = Fp32Conv2d
+    return model
+
+
+def check_emulation(amp: bool, emulate_bf16: bool, recipe_name: str) -> None:
+    if emulate_bf16 and not amp:
+        raise RoadmapError(f"--emulate-bf16 asks for bf16, but recipe {recipe_name} trains in fp32 (amp: false): "
+                           f"drop one of them")
+
+
+def emulates_bf16(mode: Precision) -> bool:
+    return mode is Precision.BF16_EXCEPT_DEPTHWISE and not cpu_has_bf16()
+
+
+def for_precision(model: nn.Module, mode: Precision) -> nn.Module:
+    """Ready `model` for `mode`'s autocast: on a CPU, depthwise convs in fp32; where bf16 is emulated, the
+    other convs and the linear layers as Bf16Conv2d and Bf16Linear (emulate_bf16_layers)."""
+    if mode is Precision.BF16_EXCEPT_DEPTHWISE:
+        keep_depthwise_fp32(model)
+        if emulates_bf16(mode):
+            emulate_bf16_layers(model)
+    return model
+
+
+def _bf16(t: torch.Tensor | None) -> torch.Tensor | None:
+    """Rounded to bf16, held in fp32 for fp32 kernels."""
+    return None if t is None else t.to(torch.bfloat16).float()
+
+
+def _once(g: torch.Tensor | None, dtype: torch.dtype | None) -> torch.Tensor | None:
+    """A gradient rounded once to bf16, as a native bf16 op hands it back, in its input's dtype."""
+    return None if g is None else g.to(torch.bfloat16).to(dtype)
+
+
+class _Bf16Conv(torch.autograd.Function):
+    """conv2d as native bf16 computes it: bf16 operands, fp32 sums, each result rounded once to bf16."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+        xb, wb = x.to(torch.bfloat16), weight.to(torch.bfloat16)
+        ctx.save_for_backward(xb, wb)
+        ctx.conf = (stride, padding, dilation, groups, x.dtype, weight.dtype, None if bias is None else bias.dtype)
+        return F.conv2d(xb.float(), wb.float(), _bf16(bias), stride, padding, dilation, groups).to(torch.bfloat16)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xb, wb = ctx.saved_tensors
+        stride, padding, dilation, groups, x_dtype, w_dtype, b_dtype = ctx.conf
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx, gw, gb = torch.ops.aten.convolution_backward(
+            _bf16(grad), xb.float(), wb.float(), None if b_dtype is None else [wb.shape[0]],
+            stride, padding, dilation, False, [0, 0], groups, [need_x, need_w, need_b and b_dtype is not None])
+        return _once(gx, x_dtype), _once(gw, w_dtype), _once(gb, b_dtype), None, None, None, None
+
+
+class _Bf16Linear(torch.autograd.Function):
+    """linear as native bf16 computes it (see _Bf16Conv), on fp32 GEMMs: torch's bf16 GEMM on a CPU
+    without bf16 sums in fp32 too, but is about 6x slower."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        xb, wb = x.to(torch.bfloat16), weight.to(torch.bfloat16)
+        ctx.save_for_backward(xb, wb)
+        ctx.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
+        return F.linear(xb.float(), wb.float(), _bf16(bias)).to(torch.bfloat16)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xb, wb = ctx.saved_tensors
+        x_dtype, w_dtype, b_dtype = ctx.dtypes
+        g = _bf16(grad).reshape(-1, grad.shape[-1])
+        gx = (g @ wb.float()).reshape(xb.shape) if ctx.needs_input_grad[0] else None
+        gw = g.t() @ xb.float().reshape(-1, xb.shape[-1]) if ctx.needs_input_grad[1] else None
+        gb = g.sum(0) if b_dtype is not None and ctx.needs_input_grad[2] else None
+        return _once(gx, x_dtype), _once(gw, w_dtype), _once(gb, b_dtype)
+
+
+class Bf16Conv2d(nn.Conv2d):
+    """A conv computed as native bf16 would under CPU autocast, on a CPU that emulates bf16 (same
+    parameters and state-dict keys; outside autocast an ordinary fp32 conv)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_autocast_enabled(x.device.type):
+            return super().forward(x)
+        with torch.autocast(x.device.type, enabled=False):
+            return _Bf16Conv.apply(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class Bf16Linear(nn.Linear):
+    """A linear layer computed as native bf16 would under CPU autocast (see Bf16Conv2d)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_autocast_enabled(x.device.type):
+            return super().forward(x)
+        with torch.autocast(x.device.type, enabled=False):
+            return _Bf16Linear.apply(x, self.weight, self.bias)
+
+
+def emulate_bf16_layers(model: nn.Module) -> nn.Module:
+    """Where bf16 is emulated, torch's bf16 conv falls back to a kernel that sums the weight gradient in
+    bf16 sample by sample (8x the error of one rounding at batch 128; oneDNN's native one sums in fp32),
+    and its bf16 GEMM is slow: swap, in place, every conv that autocast runs in bf16 (not the fp32
+    depthwise ones) and every linear layer for one computing the native way on fp32 kernels. The other
+    ops autocast lowers (matmul in attention) already compute as natively."""
+    for m in model.modules():
+        if type(m) is nn.Conv2d and m.padding_mode == "zeros" and not isinstance(m.padding, str):
+            m.__class__ = Bf16Conv2d
+        elif type(m) is nn.Linear:
+            m.__class__ = Bf16Linear
     return model

@@ -334,7 +334,7 @@ SCHEMA = {
     "clip_grad": (_optional(_float(0, open_lo=True)), "gradient norm clip, or null"),
     "ema": (_bool, "keep an EMA of the weights and evaluate it"),
     "ema_decay": (_float(0, 1), "EMA decay"),
-    "amp": (_bool, "bf16 autocast where the device computes bf16 natively"),
+    "amp": (_bool, "bf16 autocast where the device computes bf16 natively (or run --emulate-bf16)"),
     "workers": (_int(0), "DataLoader workers per process (per-sample pipeline only)"),
     "width_mult": (_float(0, open_lo=True), "width multiplier applied at build time"),
     "depth_mult": (_float(0, open_lo=True), "depth multiplier applied at build time"),
