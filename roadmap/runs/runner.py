@@ -420,7 +420,7 @@ def _precision_refusal(rows: list[dict], table: Table, emulate_bf16: bool) -> st
     if emulating and there == {Precision.FP32}:
         way = "drop --emulate-bf16, "
     elif here is Precision.FP32 and there == {Precision.BF16_EXCEPT_DEPTHWISE}:
-        way = "pass --emulate-bf16 to train them in bf16 here (several times slower), "
+        way = "pass --emulate-bf16 to train them in bf16 here, "
     else:
         way = ""
     return (f"{table.path} holds {len(rows)} finished row(s) of this study trained in "
