@@ -86,3 +86,33 @@ def test_emulation_swaps_dense_convs_only_where_bf16_is_emulated(monkeypatch):
     x = torch.randn(2, 8, 5, 5)
     assert torch.equal(m(x), net()(x))  # outside autocast an ordinary fp32 conv
     assert [type(c) for c in p.for_precision(net(), p.Precision.FP32)] == [type(c) for c in net()]
+
+
+def test_emulated_layers_run_fp32_kernels_even_with_backward_inside_autocast():
+    """The trainer calls backward() inside its autocast region: the emulated layers' GEMMs and convs must
+    still get fp32 operands (bf16 ones take torch's slow bf16 kernels: 3x slower training)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from roadmap.train.precision import emulate_bf16_layers
+
+    class Kernels(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.bf16 = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            heavy = func.overloadpacket in (torch.ops.aten.mm, torch.ops.aten.addmm, torch.ops.aten.bmm,
+                                            torch.ops.aten.convolution, torch.ops.aten.convolution_backward)
+            if heavy and any(isinstance(a, torch.Tensor) and a.dtype == torch.bfloat16 for a in args):
+                self.bf16.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    net = emulate_bf16_layers(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 2, 2), torch.nn.Flatten(1),
+                                                  torch.nn.Linear(8 * 4 * 4, 5)))
+    x = torch.randn(4, 3, 8, 8, requires_grad=True)
+    with Kernels() as seen, torch.autocast("cpu", dtype=torch.bfloat16):
+        net(x).float().sum().backward()
+    assert seen.bf16 == [] and x.grad is not None and net[0].weight.grad is not None
+    plain = torch.nn.Linear(4, 4)  # the check can see bf16 kernels: autocast's own linear uses them
+    with Kernels() as seen, torch.autocast("cpu", dtype=torch.bfloat16):
+        plain(torch.randn(2, 4)).float().sum().backward()
+    assert seen.bf16

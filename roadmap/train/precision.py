@@ -104,6 +104,15 @@ def _once(g: torch.Tensor | None, dtype: torch.dtype | None) -> torch.Tensor | N
     return None if g is None else g.to(torch.bfloat16).to(dtype)
 
 
+def _fp32_kernels(backward):
+    """A backward run with autocast off: a training loop that calls backward() inside its autocast region
+    (as ours does) would otherwise send these fp32 GEMMs to the slow bf16 ones."""
+    def run(ctx, grad):
+        with torch.autocast(grad.device.type, enabled=False):
+            return backward(ctx, grad)
+    return run
+
+
 class _Bf16Conv(torch.autograd.Function):
     """conv2d as native bf16 computes it: bf16 operands, fp32 sums, each result rounded once to bf16."""
 
@@ -115,6 +124,7 @@ class _Bf16Conv(torch.autograd.Function):
         return F.conv2d(xb.float(), wb.float(), _bf16(bias), stride, padding, dilation, groups).to(torch.bfloat16)
 
     @staticmethod
+    @_fp32_kernels
     def backward(ctx, grad):
         xb, wb = ctx.saved_tensors
         stride, padding, dilation, groups, x_dtype, w_dtype, b_dtype = ctx.conf
@@ -137,6 +147,7 @@ class _Bf16Linear(torch.autograd.Function):
         return F.linear(xb.float(), wb.float(), _bf16(bias)).to(torch.bfloat16)
 
     @staticmethod
+    @_fp32_kernels
     def backward(ctx, grad):
         xb, wb = ctx.saved_tensors
         x_dtype, w_dtype, b_dtype = ctx.dtypes
