@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 from torch import nn
 
 from roadmap.errors import RoadmapError
@@ -88,9 +89,7 @@ def for_precision(model: nn.Module, mode: Precision) -> nn.Module:
     """Ready `model` for `mode`'s autocast: on a CPU, depthwise convs in fp32; where bf16 is emulated, the
     other convs and the linear layers as Bf16Conv2d and Bf16Linear (emulate_bf16_layers)."""
     if mode is Precision.BF16_EXCEPT_DEPTHWISE:
-        keep_depthwise_fp32(model)
-        if emulates_bf16(mode):
-            emulate_bf16_layers(model)
+        (emulate_bf16_layers if emulates_bf16(mode) else keep_depthwise_fp32)(model)
     return model
 
 
@@ -124,6 +123,7 @@ class _Bf16Conv(torch.autograd.Function):
         return F.conv2d(xb.float(), wb.float(), _bf16(bias), stride, padding, dilation, groups).to(torch.bfloat16)
 
     @staticmethod
+    @once_differentiable
     @_fp32_kernels
     def backward(ctx, grad):
         xb, wb = ctx.saved_tensors
@@ -137,16 +137,21 @@ class _Bf16Conv(torch.autograd.Function):
 
 class _Bf16Linear(torch.autograd.Function):
     """linear as native bf16 computes it (see _Bf16Conv), on fp32 GEMMs: torch's bf16 GEMM on a CPU
-    without bf16 sums in fp32 too, but is about 6x slower."""
+    without bf16 sums in fp32 too, but trained step7.ls 5x slower."""
 
     @staticmethod
     def forward(ctx, x, weight, bias):
         xb, wb = x.to(torch.bfloat16), weight.to(torch.bfloat16)
         ctx.save_for_backward(xb, wb)
         ctx.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
+        if bias is not None and x.dim() != 2 and not x.is_contiguous():
+            # torch's linear takes matmul, then adds the bias in bf16 here: rounded twice, on every device
+            y = F.linear(xb.float(), wb.float()).to(torch.bfloat16)
+            return (y.float() + _bf16(bias)).to(torch.bfloat16)
         return F.linear(xb.float(), wb.float(), _bf16(bias)).to(torch.bfloat16)
 
     @staticmethod
+    @once_differentiable
     @_fp32_kernels
     def backward(ctx, grad):
         xb, wb = ctx.saved_tensors
@@ -158,12 +163,16 @@ class _Bf16Linear(torch.autograd.Function):
         return _once(gx, x_dtype), _once(gw, w_dtype), _once(gb, b_dtype)
 
 
+def _in_bf16_autocast(x: torch.Tensor) -> bool:
+    return torch.is_autocast_enabled(x.device.type) and torch.get_autocast_dtype(x.device.type) == torch.bfloat16
+
+
 class Bf16Conv2d(nn.Conv2d):
     """A conv computed as native bf16 would under CPU autocast, on a CPU that emulates bf16 (same
-    parameters and state-dict keys; outside autocast an ordinary fp32 conv)."""
+    parameters and state-dict keys; outside bf16 autocast an ordinary conv)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not torch.is_autocast_enabled(x.device.type):
+        if not _in_bf16_autocast(x):
             return super().forward(x)
         with torch.autocast(x.device.type, enabled=False):
             return _Bf16Conv.apply(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
@@ -173,21 +182,30 @@ class Bf16Linear(nn.Linear):
     """A linear layer computed as native bf16 would under CPU autocast (see Bf16Conv2d)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not torch.is_autocast_enabled(x.device.type):
+        if not _in_bf16_autocast(x):
             return super().forward(x)
         with torch.autocast(x.device.type, enabled=False):
             return _Bf16Linear.apply(x, self.weight, self.bias)
 
 
+_EMULATED = (Fp32Conv2d, Bf16Conv2d, Bf16Linear)
+
+
 def emulate_bf16_layers(model: nn.Module) -> nn.Module:
-    """Where bf16 is emulated, torch's bf16 conv falls back to a kernel that sums the weight gradient in
-    bf16 sample by sample (8x the error of one rounding at batch 128; oneDNN's native one sums in fp32),
-    and its bf16 GEMM is slow: swap, in place, every conv that autocast runs in bf16 (not the fp32
-    depthwise ones) and every linear layer for one computing the native way on fp32 kernels. The other
-    ops autocast lowers (matmul in attention) already compute as natively."""
-    for m in model.modules():
+    """"bf16 except depthwise" on a CPU that emulates bf16, in place: depthwise convs in fp32 as always,
+    every other conv and every linear layer computing as native bf16 on fp32 kernels. torch's own bf16
+    conv there falls back to a kernel that sums the weight gradient in bf16 sample by sample (8x the
+    error of one rounding at batch 128; oneDNN's native conv sums in fp32), and its bf16 GEMM is slow.
+    The other ops autocast lowers (matmul, attention) take torch's bf16 kernels, which sum in fp32;
+    a conv or linear layer of another kind is refused rather than left to the fallback."""
+    keep_depthwise_fp32(model)
+    for name, m in model.named_modules():
         if type(m) is nn.Conv2d and m.padding_mode == "zeros" and not isinstance(m.padding, str):
             m.__class__ = Bf16Conv2d
         elif type(m) is nn.Linear:
             m.__class__ = Bf16Linear
+        elif isinstance(m, (nn.modules.conv._ConvNd, nn.Linear, nn.MultiheadAttention)) and \
+                not isinstance(m, _EMULATED):
+            raise RoadmapError(f"--emulate-bf16 cannot compute {name or 'the model'} ({type(m).__name__}) as native "
+                               f"bf16 does: train it in fp32 (--set amp=false) or on a CPU with native bf16")
     return model
