@@ -18,7 +18,7 @@ from roadmap.errors import RoadmapError
 ROADMAP_HELP = "a shipped roadmap (convnext-t, convnext-b, ...) or a path to your own roadmap YAML"
 EMULATE_BF16_HELP = ("with amp (the recipe's bf16), train in bf16 on a CPU without native bf16 too, where it would "
                      "train in fp32: rows of the precision a bf16 machine's have ('bf16 except depthwise'), cached and "
-                     "paired with them; slower; no effect on a GPU or a CPU with native bf16")
+                     "paired with them, computed as native bf16 computes; no effect on a GPU or a CPU with native bf16")
 DESIGN_HELP = ("path: the roadmap's steps in order (default); leave-one-out: the final model with one adopted step "
                "undone; add-one: the base with only that step applied")
 RUN_DESIGN_HELP = DESIGN_HELP + (". Identical networks train once: a variant equal to one already trained (the "
