@@ -102,7 +102,8 @@ def imported_by_command(argv: list[str]) -> tuple[str, set[str]]:
 
 
 @pytest.mark.parametrize("argv", [["run", "--upto", "step99"], ["run", "--roadmap", "isotropic", "--only", "step9"],
-                                  ["run", "--set", "epochs=x"], ["run", "--recipe", "nope"]])
+                                  ["run", "--set", "epochs=x"], ["run", "--recipe", "nope"],
+                                  ["run", "--set", "amp=false", "--emulate-bf16"]])
 def test_a_run_with_a_bad_step_or_recipe_stops_before_importing_torch(argv):
     """Seconds of torch imports would come before the one sentence; the CLI checks these first."""
     _, heavy = imported_by_command(argv)

@@ -101,12 +101,13 @@ def _check_early(a) -> None:
     With --sweep the recipe is checked by the runner only, under each swept value: a --set value may
     hold only beside them (warmup_epochs=8 with --sweep epochs=10,30 against smoke's 6 epochs)."""
     from roadmap.arch.catalog import load
-    from roadmap.train.recipe import load_recipe
+    from roadmap.train.recipe import check_emulation, load_recipe
     rm = load(a.roadmap, a.design)
     for step in ([a.upto] if a.upto else []) + list(a.only):
         rm.step(step)
     if not a.sweep:
-        load_recipe(a.recipe, a.overrides)
+        recipe = load_recipe(a.recipe, a.overrides)
+        check_emulation(recipe.amp, a.emulate_bf16, recipe.name)
 
 
 def _may_pool(jobs: int | None) -> bool:

@@ -26,8 +26,8 @@ from roadmap.train.allocator import keep_freed_memory
 from roadmap.train.augment import image_transforms
 from roadmap.train.data import load_data
 from roadmap.train.loop import pipeline, train
-from roadmap.train.precision import check_emulation, precision
-from roadmap.train.recipe import load_recipe
+from roadmap.train.precision import precision
+from roadmap.train.recipe import check_emulation, load_recipe
 
 
 def plain_loop(model: torch.nn.Module, split, recipe: dict, res: int, amp: bool, workers: int,

@@ -19,8 +19,7 @@ from roadmap.runs import machine
 from roadmap.runs.folder import RunFolder
 from roadmap.runs.runner import RunConfig, default_out, run, variants
 from roadmap.train.data import data_name
-from roadmap.train.precision import check_emulation
-from roadmap.train.recipe import load_recipe
+from roadmap.train.recipe import check_emulation, load_recipe
 
 
 def _local(executor, todo, job_cfgs: list[RunConfig], cfg: RunConfig) -> int:

@@ -37,8 +37,8 @@ from roadmap.runs.weights import save_weights, weights_path
 from roadmap.train import distributed
 from roadmap.train.data import DataSplits, data_name, load_data
 from roadmap.train.loop import TrainingFailed, pipeline, train
-from roadmap.train.precision import Precision, check_emulation, emulates_bf16, precision
-from roadmap.train.recipe import Recipe, canonical_key, load_recipe
+from roadmap.train.precision import Precision, emulates_bf16, precision
+from roadmap.train.recipe import Recipe, canonical_key, check_emulation, load_recipe
 
 
 @dataclass

@@ -143,6 +143,14 @@ def _read(path: Path) -> dict:
     return data
 
 
+def check_emulation(amp: bool, emulate_bf16: bool, recipe_name: str) -> None:
+    """--emulate-bf16 beside a recipe that trains in fp32 (here, not in precision.py: the CLI checks it
+    before importing torch)."""
+    if emulate_bf16 and not amp:
+        raise RoadmapError(f"--emulate-bf16 asks for bf16, but recipe {recipe_name} trains in fp32 (amp: false): "
+                           f"drop one of them")
+
+
 def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> Recipe:
     """The recipe, overrides applied, every value checked and made canonical by the schema below."""
     path = shipped.find("recipe", name_or_path)
