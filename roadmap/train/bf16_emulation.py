@@ -109,7 +109,8 @@ class Bf16Linear(nn.Linear):
             return _Bf16Linear.apply(x, self.weight, self.bias)
 
 
-def _depthwise(m: nn.Module) -> bool:
+def is_depthwise(m: nn.Module) -> bool:
+    """A depthwise conv: the one kind the precision rule keeps in fp32 on a CPU."""
     return isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels
 
 
@@ -118,7 +119,7 @@ def emulate_bf16_layers(model: nn.Module) -> nn.Module:
     native bf16 does. Depthwise convs are left to the precision rule (fp32: keep_depthwise_fp32); a conv
     or linear layer of another kind is refused rather than left to torch's fallback."""
     for name, m in model.named_modules():
-        if _depthwise(m):
+        if is_depthwise(m):
             continue
         if type(m) is nn.Conv2d and m.padding_mode == "zeros" and not isinstance(m.padding, str):
             m.__class__ = Bf16Conv2d

@@ -18,8 +18,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from roadmap.errors import RoadmapError
-from roadmap.train.bf16_emulation import emulate_bf16_layers
+from roadmap.train.bf16_emulation import emulate_bf16_layers, is_depthwise
 
 
 @lru_cache(maxsize=1)
@@ -69,15 +68,9 @@ def keep_depthwise_fp32(model: nn.Module) -> nn.Module:
     """Run every depthwise conv of `model` in fp32 under autocast. The class is swapped in place, so the
     model still pickles, deep-copies (EMA) and loads its checkpoints."""
     for m in model.modules():
-        if type(m) is nn.Conv2d and m.groups > 1 and m.groups == m.in_channels:
+        if type(m) is nn.Conv2d and is_depthwise(m):
             m.__class__ = Fp32Conv2d
     return model
-
-
-def check_emulation(amp: bool, emulate_bf16: bool, recipe_name: str) -> None:
-    if emulate_bf16 and not amp:
-        raise RoadmapError(f"--emulate-bf16 asks for bf16, but recipe {recipe_name} trains in fp32 (amp: false): "
-                           f"drop one of them")
 
 
 def emulates_bf16(mode: Precision) -> bool:
