@@ -8,7 +8,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import roadmap
 from roadmap.cli import main
 from roadmap.errors import RoadmapError
-from roadmap.runs.bench import bench
+from roadmap.runs.bench import bench, flop_rate
 
 
 def test_bench_cli_writes_the_table(tmp_path):
@@ -33,6 +33,11 @@ def test_the_stem_stride_builds_the_network_a_recipe_trains(tmp_path):
     assert pd.isna(patch16["stem_stride"]) and patch4["stem_stride"] == 1
     assert patch4["gmacs"] > 10 * patch16["gmacs"]  # 64 patches of 4 x 4 instead of 4 of 16 x 16
     assert main(args + ["--stem-stride", "0"]) == 2
+
+
+def test_a_cpu_variants_flop_rate_is_printed_in_gflops():
+    assert flop_rate(312.0) == "312.00 TFLOP/s"
+    assert flop_rate(0.0123) == " 12.30 GFLOP/s"  # two decimals of TFLOP/s would print 0.01
 
 
 def test_full_size_variants_use_the_timm_twin_as_baseline():

@@ -148,6 +148,11 @@ def bench(rm: Roadmap, step_ids: list[str] | None, batch: int, res: int, iters: 
         report(f"{st.id:>16}  train {ours.train_img_s:8.1f} img/s in {row['precision']} "
                f"({row['train_ratio']:.2f}x the baseline: "
                f"{baseline_name})  "
-               f"eval {ours.eval_img_s:8.1f} img/s  {tflops:6.2f} TFLOP/s"
+               f"eval {ours.eval_img_s:8.1f} img/s  {flop_rate(tflops)}"
                + (f"  MFU {100 * row['mfu']:.1f}%" if peak else ""))
     return pd.DataFrame(rows)
+
+
+def flop_rate(tflops: float) -> str:
+    """A GPU's TFLOP/s, or a scaled-down CPU variant's GFLOP/s, which two decimals of TFLOP/s hide."""
+    return f"{tflops:6.2f} TFLOP/s" if tflops >= 1 else f"{1e3 * tflops:6.2f} GFLOP/s"
