@@ -83,6 +83,16 @@ def test_a_step_whose_seeds_straddle_zero_is_not_resolved(tmp_path):
     assert "≈ within noise" in to_markdown(report_table(tmp_path)).splitlines()[3]
 
 
+def test_equal_means_read_as_no_change_not_a_negative_zero(tmp_path):
+    rows = [{"step": "step0", "seed": k, "top1": v} for k, v in enumerate([79.58, 79.77, 79.93])]
+    rows += [{"step": "step1", "seed": k, "top1": v} for k, v in enumerate([79.83, 79.96, 79.49])]
+    pd.DataFrame([dict.fromkeys(COLUMNS) | {"roadmap": "convnext-t", "status": "ok"} | r for r in rows],
+                 columns=COLUMNS).to_csv(tmp_path / "results.csv", index=False)
+    delta = report_table(tmp_path).set_index("step").loc["step1", "delta"]
+    assert delta != 0 and abs(delta) < 1e-12  # equal sums, yet a float's -4.7e-15
+    assert "| +0.00 [-0.95, +0.95] | ≈ within noise |" in to_markdown(report_table(tmp_path))
+
+
 def test_one_seed_gives_empty_intervals_without_errors(tmp_path):
     rows = [{"step": "step0", "seed": 0, "top1": 40.0}, {"step": "step1", "seed": 0, "top1": 41.0}]
     pd.DataFrame([dict.fromkeys(COLUMNS) | {"roadmap": "convnext-t", "status": "ok"} | r for r in rows],
