@@ -62,6 +62,17 @@ def test_the_bootstrap_is_paired_by_seed_and_repeatable(tmp_path):
     pd.testing.assert_frame_equal(m, again)
 
 
+def test_a_change_of_equal_means_has_no_sign(tmp_path):
+    # step1's seeds sum as step0's: a float's +1.4e-14 would count as the paper's + for stage ratio
+    step0, step1 = [76.37, 72.7, 70.41], [75.89, 73.01, 70.58]
+    assert np.mean(step1) - np.mean(step0) > 0
+    run = _folder(tmp_path / "a", lambda s, p, k: step0[k] if s == "step0" else step1[k] if s == "step1"
+                  else p - 5 + 0.3 * k)  # every other change the paper's, exactly
+    steps, m = agreement_tables([run_steps(run)], draws=300)
+    assert steps.set_index("step").loc["step1", "delta_0"] == pytest.approx(0, abs=1e-9)
+    assert m.set_index("measure").loc["sign_agreement", "value"] == pytest.approx(8 / 9)
+
+
 def test_the_command_prints_the_pre_registered_verdict_and_draws_the_figure(tmp_path, capsys):
     a = _folder(tmp_path / "a", lambda s, p, k: p + 0.2 * k)
     b = _folder(tmp_path / "b", lambda s, p, k: p + 0.3 * k + (0.1 if s == "step7" else 0.0), epochs=30)

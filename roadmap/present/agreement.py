@@ -157,16 +157,18 @@ def agreement_tables(runs: list[RunSteps], draws: int = 2000, seed: int = 0) -> 
     p_draw = p_mean + rng.standard_normal((draws, len(common))) * p_std
     pd_draw = p_draw[:, ci] - p_draw[:, pi]
 
-    def measures(m, ix):
-        means = m[ix].mean(axis=1)                       # draws x steps
-        deltas = means[:, ci] - means[:, pi]
-        return means, deltas
+    def step_changes(means):
+        # equal means differ by a float's 1e-14 whose sign follows the summation order; a change of 0
+        # has no sign (it never counts as the paper's) and ties in rank
+        d = means[..., ci] - means[..., pi]
+        return np.where(np.abs(d) < 1e-9, 0.0, d)
 
     point, boot = [], []
     for m, ix in zip(mats, idx):
         means = m.mean(axis=0)
-        point.append((means, means[ci] - means[pi]))
-        boot.append(measures(m, ix))
+        point.append((means, step_changes(means)))
+        b_means = m[ix].mean(axis=1)                     # draws x steps
+        boot.append((b_means, step_changes(b_means)))
 
     def interval(x):
         x = x[~np.isnan(x)]
