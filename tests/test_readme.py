@@ -1,5 +1,5 @@
 """The README's "Use the variants elsewhere" snippets, run as written, in order, in a fresh folder;
-and every report the README quotes, as the committed results give it today.
+and every report and agreement table the README quotes, as the committed results give it today.
 
 `roadmap run` commands get settings appended that make them take seconds (one job, 1 epoch on 20 images
 per class, scored on 10); everything else runs verbatim. The folder starts with step7 trained the same way,
@@ -58,15 +58,20 @@ def test_use_the_variants_elsewhere_snippets_run(repo, tmp_path, monkeypatch, ca
         ["step0-seed0", "step1-seed0"]
 
 
-def test_the_reports_quoted_in_the_readme_are_the_committed_results(repo, capsys):
-    quoted = re.findall(r"<!-- report (\S+)((?: --\S+ \S+)*) -->\n(.*?)\n<!-- /report -->",
+def test_the_reports_quoted_in_the_readme_are_the_committed_results(repo, capsys, monkeypatch):
+    """Each `<!-- report ARGS -->` or `<!-- agreement ARGS -->` block is that command's output today."""
+    quoted = re.findall(r"<!-- (report|agreement) ([^>]*?) -->\n(.*?)\n<!-- /\1 -->",
                         (repo / "README.md").read_text(), re.S)
-    assert [folder + options for folder, options, _ in quoted] == [
-        "results/cifar10-cpu-proxy --roadmap convnext-t", "results/tinyimagenet50-cpu-proxy --roadmap convnext-t",
-        "results/cifar10-cpu-proxy --roadmap convnext-t-step7-split"]
-    for folder, options, text in quoted:
-        assert main(["report", str(repo / folder), *options.split()]) == 0
-        assert capsys.readouterr().out.strip() == text.strip(), f"README's copy of `roadmap report {folder}{options}`"
+    assert [f"{command} {args}" for command, args, _ in quoted] == [
+        "report results/cifar10-cpu-proxy --roadmap convnext-t",
+        "report results/tinyimagenet50-cpu-proxy --roadmap convnext-t",
+        "report results/cifar10-cpu-proxy --roadmap convnext-t-step7-split",
+        "agreement results/cifar10-cpu-proxy results/cifar10-cpu-proxy-30ep",
+        "report results/cifar10-cpu-proxy-30ep --roadmap convnext-t-step7-split"]
+    monkeypatch.chdir(repo)
+    for command, args, text in quoted:
+        assert main([command, *args.split()]) == 0
+        assert capsys.readouterr().out.strip() == text.strip(), f"README's copy of `roadmap {command} {args}`"
 
 
 # Shell lines of the README that CI cannot run, each with its reason; every other line runs.
