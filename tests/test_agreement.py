@@ -41,10 +41,13 @@ def test_a_run_that_mirrors_the_paper_agrees_and_one_that_inverts_it_disagrees(t
     assert m.loc[(f"{b} vs paper", "sign_agreement"), "value"] == 1.0
     assert m.loc[(f"{a} vs paper", "sign_agreement"), "value"] == 0.0
     assert m.loc[(f"{a} vs paper", "sign_agreement"), "n"] == 9  # Table 10's resolved changes
+    # the plan's count beside it: resolved by both the run and the paper's seeds, with the paper's sign
+    assert tuple(m.loc[(f"{b} vs paper", "sign_count"), ["value", "n"]]) == (9, 9)
+    assert tuple(m.loc[(f"{a} vs paper", "sign_count"), ["value", "n"]]) == (0, 9)
     rise = m.loc[(f"{b} − {a}, vs paper", "rho_changes_difference")]
     assert rise["value"] > 1.5 and rise["ci_low"] > 0
-    for _, r in m.iterrows():  # percentile intervals: ordered and in range (a point may sit just outside)
-        assert -2 <= r["ci_low"] <= r["ci_high"] <= 2
+    for (_, measure), r in m.iterrows():  # percentile intervals: ordered and in range (a point may sit outside)
+        assert measure == "sign_count" or -2 <= r["ci_low"] <= r["ci_high"] <= 2
     f = flips(steps, 0, 1)
     assert "step3.width" in f["flip"] and "step0" not in f["flip"]
 
@@ -82,7 +85,7 @@ def test_the_command_prints_the_pre_registered_verdict_and_draws_the_figure(tmp_
     assert "a, 10 ep -> b, 30 ep: no evidence that agreement rises" in out
     assert main(["agreement", str(a), str(b), "--format", "csv", "-o", str(tmp_path / "m.csv")]) == 0
     assert set(pd.read_csv(tmp_path / "m.csv")["measure"]) == {"rho_changes", "rho_means", "sign_agreement",
-                                                                "rho_changes_difference"}
+                                                                "sign_count", "rho_changes_difference"}
     png = tmp_path / "agreement.png"
     assert main(["plot", "--agreement", str(a), str(b), "-o", str(png)]) == 0
     assert png.stat().st_size > 20_000

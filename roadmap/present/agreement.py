@@ -174,33 +174,6 @@ def agreement_tables(runs: list[RunSteps], draws: int = 2000, seed: int = 0) -> 
         x = x[~np.isnan(x)]
         return (float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5))) if x.size else (math.nan, math.nan)
 
-    rows = []
-
-    def add(comparison, measure, value, draws_, n):
-        low, high = interval(draws_)
-        rows.append({"comparison": comparison, "measure": measure, "value": float(value), "ci_low": low,
-                     "ci_high": high, "n": n, "draws": draws})
-
-    n_res = int(p_resolved.sum())
-    for r, (means, deltas), (b_means, b_deltas) in zip(runs, point, boot):
-        add(f"{r.label} vs paper", "rho_changes", _spearman_rows(deltas, p_delta), _spearman_rows(b_deltas, pd_draw),
-            len(changes))
-        add(f"{r.label} vs paper", "rho_means", _spearman_rows(means, p_mean), _spearman_rows(b_means, p_draw),
-            len(common))
-        same = np.sign(deltas[p_resolved]) == np.sign(p_delta[p_resolved])
-        b_same = (np.sign(b_deltas[:, p_resolved]) == np.sign(p_delta[p_resolved])).mean(axis=1) if n_res \
-            else np.full(draws, math.nan)
-        add(f"{r.label} vs paper", "sign_agreement", same.mean() if n_res else math.nan, b_same, n_res)
-    for i in range(len(runs)):
-        for j in range(i + 1, len(runs)):
-            a, b = runs[i], runs[j]
-            add(f"{b.label} vs {a.label}", "rho_changes", _spearman_rows(point[j][1], point[i][1]),
-                _spearman_rows(boot[j][1], boot[i][1]), len(changes))
-            add(f"{b.label} − {a.label}, vs paper", "rho_changes_difference",
-                _spearman_rows(point[j][1], p_delta) - _spearman_rows(point[i][1], p_delta),
-                _spearman_rows(boot[j][1], pd_draw) - _spearman_rows(boot[i][1], pd_draw), len(changes))
-    measures_df = pd.DataFrame(rows, columns=MEASURE_COLUMNS)
-
     step_rows = []
     for s in common:
         par = runs[0].parents.get(s) if s in parents else None
@@ -220,6 +193,38 @@ def agreement_tables(runs: list[RunSteps], draws: int = 2000, seed: int = 0) -> 
                             f"resolved_{k}": False})
         step_rows.append(row)
     steps_df = pd.DataFrame(step_rows)
+
+    rows = []
+
+    def add(comparison, measure, value, draws_, n):
+        low, high = interval(draws_)
+        rows.append({"comparison": comparison, "measure": measure, "value": float(value), "ci_low": low,
+                     "ci_high": high, "n": n, "draws": draws})
+
+    n_res = int(p_resolved.sum())
+    for k, (r, (means, deltas), (b_means, b_deltas)) in enumerate(zip(runs, point, boot)):
+        add(f"{r.label} vs paper", "rho_changes", _spearman_rows(deltas, p_delta), _spearman_rows(b_deltas, pd_draw),
+            len(changes))
+        add(f"{r.label} vs paper", "rho_means", _spearman_rows(means, p_mean), _spearman_rows(b_means, p_draw),
+            len(common))
+        same = np.sign(deltas[p_resolved]) == np.sign(p_delta[p_resolved])
+        b_same = (np.sign(b_deltas[:, p_resolved]) == np.sign(p_delta[p_resolved])).mean(axis=1) if n_res \
+            else np.full(draws, math.nan)
+        add(f"{r.label} vs paper", "sign_agreement", same.mean() if n_res else math.nan, b_same, n_res)
+        # the plan's count beside it, without interval: resolved here and by the paper's seeds, its sign
+        both = [x for x in step_rows if x["paper_resolved"] and x[f"resolved_{k}"]]
+        rows.append({"comparison": f"{r.label} vs paper", "measure": "sign_count", "value":
+                     float(sum(np.sign(x[f"delta_{k}"]) == np.sign(x["paper_delta"]) for x in both)),
+                     "ci_low": math.nan, "ci_high": math.nan, "n": len(both), "draws": draws})
+    for i in range(len(runs)):
+        for j in range(i + 1, len(runs)):
+            a, b = runs[i], runs[j]
+            add(f"{b.label} vs {a.label}", "rho_changes", _spearman_rows(point[j][1], point[i][1]),
+                _spearman_rows(boot[j][1], boot[i][1]), len(changes))
+            add(f"{b.label} − {a.label}, vs paper", "rho_changes_difference",
+                _spearman_rows(point[j][1], p_delta) - _spearman_rows(point[i][1], p_delta),
+                _spearman_rows(boot[j][1], pd_draw) - _spearman_rows(boot[i][1], pd_draw), len(changes))
+    measures_df = pd.DataFrame(rows, columns=MEASURE_COLUMNS)
     steps_df.attrs["runs"] = [r.label for r in runs]
     return steps_df, measures_df
 
@@ -243,6 +248,7 @@ MEASURE_NAMES = {
     "rho_changes": "Spearman ρ of the step changes",
     "rho_means": "Spearman ρ of the step means",
     "sign_agreement": "sign agreement on the paper's resolved changes",
+    "sign_count": "resolved here and by the paper's seeds: with its sign (count, of n)",
     "rho_changes_difference": "change of ρ (step changes)",
 }
 
@@ -265,6 +271,7 @@ def agreement_markdown(steps: pd.DataFrame, measures: pd.DataFrame) -> str:
     lines = [markdown_table(head, [False, False] + [True] * (len(head) - 2), rows).rstrip("\n")]
     lines += ["", "≈: the 95% interval holds 0 (ours: paired t over seeds; the paper's: Welch on Table 10).", ""]
     values = [[m["comparison"], MEASURE_NAMES[m["measure"]],
+               f"{m['value']:.0f}" if m["measure"] == "sign_count" else
                "n/a (too few steps or no spread)" if math.isnan(m["value"]) else change(m["value"], m["ci_low"], m["ci_high"]),
                str(m["n"])] for m in measures.to_dict(orient="records")]
     lines.append(markdown_table(["comparison", "measure", "value [95% bootstrap CI]", "n"], [False, False, True, True],
