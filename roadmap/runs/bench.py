@@ -8,10 +8,11 @@ device, so the numbers are the model step alone, not the data pipeline (`--pipel
 
 Ours: the trainer's settings (channels_last; bf16 autocast on GPU, and on a CPU with native bf16,
 or emulated with --emulate-bf16, except for depthwise convs (roadmap.train.precision); fused AdamW,
-optional torch.compile, no host sync inside the timed loop). Baseline: the same architecture from timm where it has one (else our
-module), in a plain eager channels_last loop with bf16 autocast on GPU (as timm's train.py runs
-with --amp --channels-last) and fp32 on CPU. On a CPU both sides run with the trainer's
-process-wide `keep_freed_memory()` (roadmap.train.allocator), whichever is measured first.
+optional torch.compile, no host sync inside the timed loop). Baseline: the same architecture from
+timm where it has one (else our module), in a plain eager channels_last loop with bf16 autocast on
+GPU (as timm's train.py runs with --amp --channels-last) and fp32 on CPU. On a CPU both sides run
+with the trainer's process-wide `keep_freed_memory()` (roadmap.train.allocator), whichever is
+measured first.
 """
 from __future__ import annotations
 
