@@ -22,11 +22,12 @@ from matplotlib.patheffects import withStroke
 from roadmap.arch.steps import Roadmap
 from roadmap.errors import RoadmapError
 from roadmap.present.aggregate import num, paper_rows, result_rows
-from roadmap.present.figure_kit import (DARK_GRAY, GRAY, INK, by_values, check_path, flops, pretty, save, short, signed,
+from roadmap.present.figure_kit import (DARK_GRAY, GRAY, INK, by_values, check_path, flops, pretty, save, short,
                                        subtitle, suffixed)
 from roadmap.present.roadmaps import as_roadmap, roadmaps_of
 from roadmap.present.run_facts import run_facts
 from roadmap.present.selection import of_design, split_by
+from roadmap.present.text import signed
 from roadmap.runs.table import read_results, read_run, read_runs
 
 PAPER_ROADMAPS = ("convnext-t", "convnext-b")
@@ -203,7 +204,7 @@ def draw_results(folder: str | Path, path: str | Path | None = None, dpi: int = 
                               va="center", fontsize=size, color=_delta_color(r.delta, r.resolved, k == 0))
             paper = fig2(r.paper_top1)
             if paper:
-                pd_ = f" ({'' if r.paper_resolved else '≈'}{signed(r.paper_delta)})" \
+                pd_ = f" ({'' if r.paper_resolved else '≈'}{signed(r.paper_delta, 1)})" \
                     if not math.isnan(r.paper_delta) else ""
                 ax_right.text(cols[1], y, f"{paper}{pd_}", ha="left", va="center", fontsize=size,
                               color=DARK_GRAY)
@@ -404,7 +405,7 @@ def _delta_color(delta: float, resolved: bool, fg: bool) -> str:
 def _delta_text(delta: float, low: float, high: float, resolved: bool) -> str:
     """"+1.3 [+0.4, +2.2]", with "≈" in front when the interval holds 0 (or there is none: one seed)."""
     ci = f" [{low:+.1f}, {high:+.1f}]" if not math.isnan(low) else ""
-    return f"{'' if resolved else '≈ '}{signed(delta)}{ci}"
+    return f"{'' if resolved else '≈ '}{signed(delta, 1)}{ci}"
 
 
 def _close(rms: list[Roadmap], gap: float) -> bool:

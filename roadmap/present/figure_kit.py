@@ -38,11 +38,6 @@ def subtitle(f: dict) -> str:
     return "\n".join(lines)
 
 
-def signed(x: float) -> str:
-    """A change with its sign, one decimal; no "-0.0"."""
-    return f"{0.0 if abs(x) < 0.05 else x:+.1f}"
-
-
 def pretty(label: str) -> str:
     return str(label).replace("->", "→")
 

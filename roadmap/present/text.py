@@ -14,17 +14,17 @@ def _nan(x) -> bool:
         return True
 
 
-def _signed(x: float) -> str:
+def signed(x: float, digits: int = 2) -> str:
     """"+1.25"; a mean of equal accuracies is a float's -4.7e-15 and reads +0.00, not -0.00."""
-    return f"{0.0 if abs(x) < 0.005 else x:+.2f}"
+    return f"{0.0 if abs(x) < 0.5 * 10 ** -digits else x:+.{digits}f}"
 
 
 def change(delta: float, low: float, high: float) -> str:
     """"+1.25 [+0.40, +2.10]"; no interval with one seed; "" without a change."""
     if _nan(delta):
         return ""
-    ci = "" if _nan(low) else f" [{_signed(low)}, {_signed(high)}]"
-    return f"{_signed(delta)}{ci}"
+    ci = "" if _nan(low) else f" [{signed(low)}, {signed(high)}]"
+    return f"{signed(delta)}{ci}"
 
 
 def verdict(delta: float, low: float, resolved: bool, better: str = "better", worse: str = "worse") -> str:
