@@ -355,3 +355,9 @@ def test_the_paper_column_names_where_the_roadmap_was_published_and_a_long_subti
     sub = next(t.get_text() for t in drawn[0].texts if "key0=value0" in t.get_text())
     assert sub.count("\n") == 1 and all(len(line) <= SUBTITLE_CHARS for line in sub.split("\n"))
     assert load("convnext-t").paper_data == "ImageNet" and load("convmixer").paper_data == "CIFAR-10"
+
+
+def test_delta_text_prints_no_negative_zero_in_the_interval():
+    from roadmap.present.figure import _delta_text
+    assert _delta_text(0.3, -0.04, 0.64, False) == "≈ +0.3 [+0.0, +0.6]"
+    assert _delta_text(-1.26, -2.5, -0.02, True) == "-1.3 [-2.5, +0.0]"

@@ -404,7 +404,7 @@ def _delta_color(delta: float, resolved: bool, fg: bool) -> str:
 
 def _delta_text(delta: float, low: float, high: float, resolved: bool) -> str:
     """"+1.3 [+0.4, +2.2]", with "≈" in front when the interval holds 0 (or there is none: one seed)."""
-    ci = f" [{low:+.1f}, {high:+.1f}]" if not math.isnan(low) else ""
+    ci = f" [{signed(low, 1)}, {signed(high, 1)}]" if not math.isnan(low) else ""
     return f"{'' if resolved else '≈ '}{signed(delta, 1)}{ci}"
 
 
