@@ -77,6 +77,21 @@ def test_jobs_run_longest_first(tmp_path, monkeypatch):
     assert queued[0].cost > queued[1].cost > queued[2].cost
 
 
+def test_jobs_run_the_most_work_left_first(tmp_path, monkeypatch):
+    """A resumed variant counts only the epochs its checkpoint does not hold: the biggest network,
+    two of its three epochs done, waits behind fresh smaller ones; --force counts them all again."""
+    from roadmap.runs import runner
+    queued = []
+    monkeypatch.setattr(runner.pool, "run_all", lambda fn, tasks, *a, **k: queued.extend(tasks))
+    monkeypatch.setattr(runner, "checkpoint_epochs", lambda path: 2 if path.name.startswith("step3.width-") else 0)
+    assert run(cfg(tmp_path, upto=None, only=["step0", "step3.depthwise", "step3.width"], jobs=2)) == 0
+    assert [v.step for v in queued] == ["step0", "step3.depthwise", "step3.width"]
+    resumed = queued[-1].cost
+    queued.clear()
+    assert run(cfg(tmp_path, upto=None, only=["step0", "step3.width"], jobs=2, force=True)) == 0
+    assert [v.step for v in queued] == ["step3.width", "step0"] and queued[0].cost == pytest.approx(3 * resumed)
+
+
 def test_the_local_launcher_keeps_the_jobs_cap(monkeypatch, capsys):
     """submitit's local executor starts whatever it is given: the launcher hands it --jobs at a time."""
     from roadmap.runs import launch

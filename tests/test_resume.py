@@ -11,6 +11,7 @@ import pytest
 
 from roadmap.cli import main
 from roadmap.runs.runner import run
+from roadmap.train.loop import checkpoint_epochs
 
 from quick_runs import DATA, FAST, cfg, metrics, set_flags
 
@@ -31,6 +32,7 @@ def test_a_killed_run_resumes_to_identical_metrics(two_steps, tmp_path, capsys):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "results.csv").exists()
+    assert [checkpoint_epochs(p) for p in ckpts.glob("*.pt")] == [1]  # what the queue is ordered by
 
     capsys.readouterr()
     assert run(cfg(out, upto="step0", threads=1, quiet=False)) == 0
@@ -62,3 +64,11 @@ def test_a_checkpoint_is_never_resumed_for_other_data(tmp_path):
     df = pd.read_csv(tmp_path / "results.csv")
     assert len(df) == 1 and df["images_seen"].item() == 100  # the row of the last run, from its own data
     assert len(list((tmp_path / "weights").glob("*.safetensors"))) == 2  # one per data, named by the key
+
+
+def test_a_missing_or_unreadable_checkpoint_holds_no_epochs(tmp_path):
+    """The queue's order must not stop a run: train() is what says a checkpoint is broken."""
+    bad = tmp_path / "step0-seed0-0123456789ab.pt"
+    assert checkpoint_epochs(bad) == 0
+    bad.write_bytes(b"not a checkpoint")
+    assert checkpoint_epochs(bad) == 0

@@ -297,6 +297,22 @@ def test_a_log_without_a_terminal_hears_from_a_long_epoch_every_30_s(monkeypatch
     assert len(lines) == 3 and all("step0 seed 0 epoch 1/6 step" in line for line in lines)
 
 
+def test_the_eta_of_a_resumed_variant_counts_only_the_epochs_it_trains_here(monkeypatch):
+    """Its cost is its epochs left (the runner's), so its progress is measured from where it resumed:
+    half of epoch 6 of 10 after resuming at 5 is a tenth done, and 60 s then leave 540."""
+    import io
+
+    from roadmap.runs import progress as progress_module
+    clock = [1000.0]
+    monkeypatch.setattr(progress_module.time, "time", lambda: clock[0])
+    p = progress_module.Progress(1, quiet=True, stream=io.StringIO())
+    p.plan(50.0)
+    p.start("step4 seed 2", 50.0)
+    clock[0] += 60
+    p.step("step4 seed 2", 5, 10, 49, 100, 2.0, 50.0)
+    assert "ETA 09:00" in p._overall()
+
+
 def test_a_trained_variant_reloads_with_the_same_top1(two_steps):
     """load_model: the spec, scale and class count come from the folder; evaluated as the trainer
     evaluates (same precision, same batches), the weights give the row's top-1 exactly."""

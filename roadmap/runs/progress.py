@@ -2,8 +2,9 @@
 ETA; on a terminal one live line, in a log plain lines per epoch and at least every 30 s, in quiet
 mode nothing but results.
 
-The ETA weighs each variant by its cost (GFLOPs x epochs), so a run whose variants differ tenfold in
-size, or that trains several at once, is not estimated from a mean time per variant.
+The ETA weighs each variant by its cost (GFLOPs x the epochs left to train), so a run whose variants
+differ tenfold in size, resume from checkpoints, or train several at once, is not estimated from a
+mean time per variant.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def _fmt(seconds: float) -> str:
 @dataclass
 class _Running:
     cost: float
-    frac: float = 0.0
+    frac: float = 0.0  # of this run's share: a resumed variant's cost is its epochs left
+    first: int | None = None  # the epoch it began at in this run
     text: str = "starting"
 
 
@@ -66,7 +68,9 @@ class Progress:
         run = self.running.get(name)
         if run is None:
             return
-        run.frac = (epoch + (i + 1) / n) / epochs
+        if run.first is None:
+            run.first = epoch
+        run.frac = (epoch - run.first + (i + 1) / n) / max(epochs - run.first, 1)
         run.text = f"epoch {epoch + 1}/{epochs} step {i + 1}/{n} loss {loss:.3f} {img_s:.0f} img/s"
         if self.quiet:
             return

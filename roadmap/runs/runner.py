@@ -3,8 +3,9 @@
 A (spec, recipe, data, seed) that already has a finished row is skipped; a killed run resumes
 from each variant's last epoch checkpoint; rows are written atomically under a lock, and a
 second interactive run on the same folder is refused while the first holds it. With --jobs N,
-N variants train at once in worker processes (roadmap.runs.pool), longest first, and this
-process stays the one writer of the folder: the same rows, cache and resume as one at a time.
+N variants train at once in worker processes (roadmap.runs.pool), the most work left first
+(GFLOPs x the epochs not yet in a checkpoint), and this process stays the one writer of the
+folder: the same rows, cache and resume as one at a time.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from roadmap.runs.table import Table, run_key, sweep_of, write_run
 from roadmap.runs.weights import save_weights, weights_path
 from roadmap.train import distributed
 from roadmap.train.data import DataSplits, data_name, load_data
-from roadmap.train.loop import TrainingFailed, pipeline, train
+from roadmap.train.loop import TrainingFailed, checkpoint_epochs, pipeline, train
 from roadmap.train.precision import Precision, emulates_bf16, precision
 from roadmap.train.recipe import Recipe, canonical_key, check_emulation, load_recipe
 
@@ -180,7 +181,8 @@ def variants(rm: Roadmap, cfg: RunConfig) -> list[tuple[int, Step, int]]:
 
 @dataclass(frozen=True)
 class Variant:
-    """One (step, seed) to train, and its cost (GFLOPs x epochs) to order and estimate the queue by."""
+    """One (step, seed) to train, and its cost (GFLOPs x the epochs its checkpoint does not hold yet) to
+    order and estimate the queue by."""
     order: int
     step: str
     seed: int
@@ -330,7 +332,9 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
         for s in studies:
             for order, step, seed in todo:
                 row = _row(s, step, order, seed, _spec(s, step))
-                v = Variant(order, step.id, seed, row["gflops"] * s.recipe.epochs, s.sweep)
+                held = 0 if cfg.force else min(checkpoint_epochs(_checkpoint(s, row)), s.recipe.epochs)
+                left = s.recipe.epochs - held
+                v = Variant(order, step.id, seed, row["gflops"] * left, s.sweep)
                 hit = distributed.broadcast_object(table.find(row) if ctx.main and not cfg.force else None)
                 if hit is not None and "tensorboard" in cfg.log and ctx.main:
                     tensorboard.backfill(out, step.id, seed, table.history(hit["roadmap"], hit["step"], seed,
@@ -384,7 +388,7 @@ def _run_studies(cfg: RunConfig, studies: list[Study], hold_folder: bool) -> int
                 distributed.barrier()
                 progress.start(v.name, v.cost)
                 record(v, train_variant(by_sweep[v.sweep], v, progress.variant(v.name)))
-        else:  # the longest first, so the last minutes are not one lone variant
+        else:  # the most work left first, so the last minutes are not one lone variant
             queue = sorted(pending, key=lambda v: -v.cost)
             progress.say(f"training {len(queue)} variants, {jobs} at a time, {threads} thread(s) each")
             fn = _train_with({s.sweep: s.cfg for s in studies})

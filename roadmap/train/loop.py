@@ -83,6 +83,17 @@ def _save_atomic(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def checkpoint_epochs(path: Path) -> int:
+    """How many epochs a variant's checkpoint holds (0 without one): the run orders its queue by the
+    work left. mmap reads the small fields without loading the tensors."""
+    if not path.is_file():
+        return 0
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True)["epoch"])
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError):
+        return 0  # unreadable: ordered as if fresh; train() then says what is wrong with it
+
+
 class Pipeline(StrEnum):
     """How batches are made (a results column and part of the cache key: the values stay as written)."""
     IN_MEMORY = "in-memory batched"   # whole uint8 tensors augmented in a few ops (roadmap.train.batches)
