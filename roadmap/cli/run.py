@@ -49,7 +49,7 @@ def register(sub, name: str, help: str):
     s.add_argument("--out", metavar="DIR", help="results folder (default: results/ROADMAP-DATA-RECIPE)")
     s.add_argument("--jobs", type=_jobs, default=None, metavar="N",
                    help="variants trained at once, each in its own process (default: auto, one per core on a CPU, "
-                        "1 on a GPU or under torchrun); longest first, into one results table")
+                        "1 on a GPU or under torchrun); the most work left first, into one results table")
     s.add_argument("--threads", type=int, metavar="N", help="intra-op CPU threads per variant (default: 1 when "
                    "several jobs run, else the idle cores); recorded in each row")
     s.add_argument("--log", choices=["tensorboard"], action="append", default=[],
