@@ -43,6 +43,39 @@ def test_a_killed_run_resumes_to_identical_metrics(two_steps, tmp_path, capsys):
     pd.testing.assert_frame_equal(rows, alone_rows[alone_rows["step"] == "step0"])
 
 
+class _Killed(BaseException):
+    """Stands for a kill -9 just after a save: nothing after it runs, nothing catches it."""
+
+
+@pytest.mark.parametrize("pipeline", ["in-memory batched", "per-sample PIL"])
+def test_a_run_killed_inside_an_epoch_resumes_there_to_identical_metrics(pipeline, tmp_path, monkeypatch, capsys):
+    """--checkpoint-minutes 0 saves after every update; killed in the middle of epoch 2, the run goes
+    on from that update to the numbers of an unbroken one, with every random draw of the recipe:
+    order, crops, RandAugment (per-sample), mixup, erasing, drop path and EMA."""
+    from roadmap.train import loop
+    drawn = FAST + ["mixup=0.8", "reprob=0.25", "drop_path=0.1", "ema=true", "ema_decay=0.9"]
+    drawn += ["aa=rand-m9-mstd0.5"] if pipeline == "per-sample PIL" else []
+    small = dict(upto="step0", overrides=drawn, data="embedded:20:10", checkpoint_minutes=0)  # 4 updates an epoch
+    assert run(cfg(tmp_path / "unbroken", **{**small, "checkpoint_minutes": 10})) == 0  # no save inside an epoch
+    save = loop._save_atomic
+
+    def save_then_die(state, path):
+        save(state, path)
+        if (state["epoch"], (state["within"] or {}).get("step")) == (1, 2):
+            raise _Killed
+
+    monkeypatch.setattr(loop, "_save_atomic", save_then_die)
+    with pytest.raises(_Killed):
+        run(cfg(tmp_path / "killed", **small))
+    monkeypatch.setattr(loop, "_save_atomic", save)
+    assert run(cfg(tmp_path / "killed", **{**small, "quiet": False})) == 0
+    assert "resuming step0 seed 0 from epoch 1/3, step 2/4" in capsys.readouterr().err
+    (rows, epochs), (alone_rows, alone_epochs) = metrics(tmp_path / "killed"), metrics(tmp_path / "unbroken")
+    assert pd.read_csv(tmp_path / "killed" / "results.csv")["pipeline"].tolist() == [pipeline]
+    pd.testing.assert_frame_equal(epochs, alone_epochs)
+    pd.testing.assert_frame_equal(rows, alone_rows)
+
+
 def test_sigterm_ends_like_ctrl_c(monkeypatch, capsys):
     import roadmap.cli.show as show
     monkeypatch.setattr(show, "show", lambda *a: os.kill(os.getpid(), signal.SIGTERM))

@@ -151,6 +151,7 @@ def test_a_second_run_on_the_same_folder_is_refused_before_the_data_loads(tmp_pa
     (["--data", "CIFAR:abc"], "'abc' is not a number (PATH:N takes N training images per class)"),
     (["--upto", "step1", "--only", "step0"], "--upto and --only both choose the steps to train"),
     (["--jobs", "0"], "--jobs must be at least 1"),
+    (["--checkpoint-minutes", "-1"], "--checkpoint-minutes must be 0 (after every update) or more"),
 ])
 def test_bad_input_is_one_sentence_and_exit_2(tmp_path, args, message, capsys):
     (tmp_path / "CIFAR").mkdir()  # a folder, so CIFAR:abc is a typo of CIFAR:N, not a path

@@ -56,6 +56,10 @@ def register(sub, name: str, help: str):
                    help="also log each variant's epochs to DIR/tensorboard/STEP-seedN "
                         "(needs pip install 'roadmap[tensorboard]')")
     s.add_argument("--force", action="store_true", help="retrain variants that already have a finished row")
+    s.add_argument("--checkpoint-minutes", type=float, default=10.0, metavar="M",
+                   help="also save each variant's state every M minutes inside an epoch (default: 10; 0: after "
+                        "every update), so a killed run resumes where it was, to the same numbers; at epoch ends "
+                        "only under torchrun")
     s.add_argument("--quiet", action="store_true", help="no progress bars, only results (for logs)")
     s.add_argument("--emulate-bf16", action="store_true", help=EMULATE_BF16_HELP)
     s.add_argument("--launcher", choices=["here", "slurm", "local"], default="here",
@@ -88,7 +92,7 @@ def _run(a) -> int:
     cfg = RunConfig(roadmap=a.roadmap, design=a.design, upto=a.upto, only=a.only, recipe=a.recipe, overrides=a.overrides,
                     data=a.data, seeds=a.seeds, out=a.out, force=a.force, quiet=a.quiet,
                     threads=a.threads, log=a.log, jobs=a.jobs, sweep=a.sweep,
-                    emulate_bf16=a.emulate_bf16)
+                    emulate_bf16=a.emulate_bf16, checkpoint_minutes=a.checkpoint_minutes)
     if a.launcher == "here":
         return run(cfg)
     from roadmap.runs.launch import submit

@@ -61,6 +61,7 @@ class RunConfig:
     jobs: int | None = 1             # variants trained at once (None: one per core, on a CPU)
     sweep: list[str] = field(default_factory=list)  # "KEY=V1,V2,...": every variant under each value (a grid)
     emulate_bf16: bool = False       # amp in bf16 on a CPU without native bf16 too (roadmap.train.precision)
+    checkpoint_minutes: float = 10.0  # also checkpoint inside an epoch this often (one process; see train())
 
 
 def default_out(rm: Roadmap, recipe: Recipe, dataset: str) -> Path:
@@ -218,7 +219,7 @@ def train_variant(s: Study, v: Variant, progress: VariantProgress | None) -> tup
         try:
             r = train(lambda: build(spec, s.data.num_classes, s.recipe.drop_path_rate(s.rm.regime), img_size=s.res),
                       s.data, s.recipe, v.seed, _checkpoint(s, row), progress, on_epoch=log,
-                      emulate_bf16=s.cfg.emulate_bf16)
+                      emulate_bf16=s.cfg.emulate_bf16, checkpoint_every_s=s.cfg.checkpoint_minutes * 60)
             row.update(status="ok", error="", top1=r.top1, top5=r.top5, epochs=r.epochs,
                        images_seen=r.images_seen, train_time_s=round(r.train_time_s, 2),
                        train_img_s=round(r.train_img_s, 1), eval_img_s=round(r.eval_img_s, 1),
@@ -259,6 +260,8 @@ def run(cfg: RunConfig, hold_folder: bool = True) -> int:
         raise RoadmapError("--threads must be at least 1")
     if cfg.jobs is not None and cfg.jobs < 1:
         raise RoadmapError("--jobs must be at least 1")
+    if not cfg.checkpoint_minutes >= 0:
+        raise RoadmapError("--checkpoint-minutes must be 0 (after every update) or more")
     if cfg.upto and cfg.only:
         raise RoadmapError("--upto and --only both choose the steps to train; give one of them")
     before = torch.get_num_threads()

@@ -7,6 +7,7 @@ repeats that epoch bit for bit.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import resource
@@ -62,6 +63,19 @@ def _seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _rng_state(device: torch.device) -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "random": random.getstate(),
+            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["random"])
+    if state["cuda"] is not None:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
 def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
     return (seed * 1_000_003 + epoch * 1_009 + rank) % 2**31
 
@@ -114,9 +128,16 @@ def train(
     progress=None,
     on_epoch: Callable[[dict], None] | None = None,
     emulate_bf16: bool = False,
+    checkpoint_every_s: float = 600.0,
 ) -> TrainResult:
     """`on_epoch(record)` hears each finished epoch's row of `history` (TensorBoard, say);
-    `emulate_bf16`: see roadmap.train.precision.precision."""
+    `emulate_bf16`: see roadmap.train.precision.precision.
+
+    `checkpoint` is saved after every epoch and, with one process, also inside an epoch once
+    `checkpoint_every_s` have passed since the last save, so a killed run loses minutes, not a long
+    epoch. Resuming inside an epoch draws the same batches up to where it stopped, then restores the
+    random state it had there: the run goes on as if never stopped. (Under DDP the ranks would have
+    to agree on the moment, so they save at epoch ends only.)"""
     ctx = distributed.context()
     device = ctx.device
     if device.type == "cpu":
@@ -159,7 +180,7 @@ def train(
         loss_fn = nn.CrossEntropyLoss()
     ema = ModelEmaV3(model, decay=recipe.ema_decay) if recipe.ema else None
 
-    start, num_updates, images_seen, train_time, history = 0, 0, 0, 0.0, []
+    start, num_updates, images_seen, train_time, history, within = 0, 0, 0, 0.0, [], None
     if checkpoint is not None and checkpoint.is_file():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
@@ -168,9 +189,18 @@ def train(
             ema.load_state_dict(state["ema"])
         start, num_updates = state["epoch"], state["num_updates"]
         images_seen, train_time, history = state["images_seen"], state["train_time"], state["history"]
+        within = state.get("within")  # saved inside epoch `start`: where in it, and the state there
         sched.step_update(num_updates)
         if progress is not None and start < recipe.epochs:
-            progress.say(f"resuming {progress.name} from epoch {start}/{recipe.epochs}")
+            inside = f", step {within['step']}/{len(train_batches)}" if within else ""
+            progress.say(f"resuming {progress.name} from epoch {start}/{recipe.epochs}{inside}")
+
+    def snapshot(epochs_done: int, within: dict | None = None) -> dict:
+        """What a resume needs; `within`: where inside the next epoch, for a save in the middle of it."""
+        return {"model": model.state_dict(), "opt": opt.state_dict(),
+                "ema": ema.state_dict() if ema is not None else None, "epoch": epochs_done,
+                "num_updates": num_updates, "images_seen": images_seen, "train_time": train_time,
+                "history": history, "within": within}
 
     eval_img_s = 0.0
     for epoch in range(start, recipe.epochs):
@@ -179,7 +209,17 @@ def train(
         t0, n_img, loss_sum, bad = time.time(), 0, torch.zeros((), device=device), torch.zeros((), dtype=torch.bool, device=device)
         steps = len(train_batches)
         batches = train_batches.epoch(order_seed=_epoch_seed(seed, epoch, 0), aug_seed=_epoch_seed(seed, epoch, ctx.rank))
-        for i, (x, y) in enumerate(batches):
+        first = 0
+        if within is not None:  # the batches already trained on are drawn again, unused
+            first = within["step"]
+            for _ in itertools.islice(batches, first):
+                pass
+            _set_rng_state(within["rng"], device)
+            n_img, t0 = within["images"], time.time() - within["time"]
+            loss_sum = torch.tensor(within["loss_sum"], dtype=loss_sum.dtype, device=device)
+            within = None
+        saved = time.time()
+        for i, (x, y) in enumerate(batches, start=first):
             if mixup is not None:
                 x, y = mixup(x, y)
             last_micro = (i + 1) % accum == 0
@@ -200,6 +240,11 @@ def train(
                 if ema is not None:
                     ema.update(model, step=num_updates)
             n_img += x.shape[0]
+            if (last_micro and checkpoint is not None and world == 1 and i + 1 < steps
+                    and time.time() - saved >= checkpoint_every_s and not bad.item()):
+                _save_atomic(snapshot(epoch, {"step": i + 1, "images": n_img, "loss_sum": float(loss_sum),
+                                              "time": time.time() - t0, "rng": _rng_state(device)}), checkpoint)
+                saved = time.time()
             if progress is not None and (i % 10 == 0 or i == steps - 1):
                 if bad.item():  # syncs only every 10 steps
                     break
@@ -220,10 +265,7 @@ def train(
         if on_epoch is not None and ctx.main:
             on_epoch(history[-1])
         if checkpoint is not None and ctx.main:
-            _save_atomic({"model": model.state_dict(), "opt": opt.state_dict(),
-                          "ema": ema.state_dict() if ema is not None else None, "epoch": epoch + 1,
-                          "num_updates": num_updates, "images_seen": images_seen, "train_time": train_time,
-                          "history": history}, checkpoint)
+            _save_atomic(snapshot(epoch + 1), checkpoint)
         distributed.barrier()
 
     if not eval_img_s:  # resumed after the last epoch: nothing trained, measure evaluation once
