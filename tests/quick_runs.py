@@ -1,8 +1,12 @@
 """The tiny runs the runner tests train (seconds each): data, recipe settings and a RunConfig, and
 the numbers two runs are compared by."""
-import pandas as pd
+from pathlib import Path
 
-from roadmap.runs.runner import RunConfig
+import pandas as pd
+import pytest
+
+from roadmap.runs.runner import RunConfig, run
+from roadmap.train import loop
 
 # 1,000 training images, 200 validation images (evaluated every epoch), tiny networks: seconds per variant
 FAST = ["epochs=3", "batch_size=50", "batch_per_device=50", "warmup_epochs=0", "lr=0.004"]
@@ -27,3 +31,25 @@ def metrics(folder):
     ep = pd.read_csv(folder / "epochs.csv")[cols].sort_values(["step", "seed", "epoch"], ignore_index=True)
     rows = pd.read_csv(folder / "results.csv")[["step", "seed", "status", "top1", "top5", "images_seen", "threads"]]
     return rows.sort_values(["step", "seed"], ignore_index=True), ep
+
+
+class _Killed(BaseException):
+    """Stands for a kill -9 just after a save: nothing after it runs, nothing catches it."""
+
+
+def killed_inside_an_epoch(out, monkeypatch, at: tuple[int, int], **kw) -> Path:
+    """Train with a save after every update until the save at (epoch index, step), then die there;
+    the checkpoint it leaves."""
+    save = loop._save_atomic
+
+    def save_then_die(state, path):
+        save(state, path)
+        if (state["epoch"], (state["within"] or {}).get("step")) == at:
+            raise _Killed
+
+    monkeypatch.setattr(loop, "_save_atomic", save_then_die)
+    with pytest.raises(_Killed):
+        run(cfg(out, checkpoint_minutes=0, **kw))
+    monkeypatch.setattr(loop, "_save_atomic", save)
+    [checkpoint] = (out / "checkpoints").glob("*.pt")
+    return checkpoint

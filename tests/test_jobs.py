@@ -25,7 +25,7 @@ from roadmap.train.data import load_data
 from roadmap.train.loop import evaluate
 from roadmap.train.recipe import load_recipe
 
-from quick_runs import DATA, FAST, SMALL, cfg, metrics, set_flags
+from quick_runs import DATA, FAST, SMALL, cfg, killed_inside_an_epoch, metrics, set_flags
 
 
 def _environment_variable(key: str):
@@ -154,6 +154,21 @@ def test_ddp_with_two_gloo_processes_trains_one_model(tmp_path):
     top1, _, loss, _ = evaluate(model, loader, torch.device("cpu"), amp=False)
     two_images = 200 / len(data.val)  # percent: a near tie may fall the other way in another batching
     assert top1 == pytest.approx(row["top1"], abs=two_images) and loss == pytest.approx(val_loss, rel=1e-3)
+
+
+def test_a_checkpoint_saved_inside_an_epoch_by_one_process_is_refused_under_torchrun(tmp_path, monkeypatch):
+    """Two ranks would each skip the one process's steps of their half and share its random state:
+    they stop with one sentence, and the checkpoint stays for the run that can resume it."""
+    overrides = FAST + ["batch_per_device=25", "epochs=1"]
+    checkpoint = killed_inside_an_epoch(tmp_path, monkeypatch, (0, 4), only=["step7"], upto=None, data=SMALL,
+                                        overrides=overrides)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29518",
+                        "-m", "roadmap", "run", "--only", "step7", "--data", SMALL, "--quiet", "--out", str(tmp_path),
+                        *set_flags(overrides)], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode != 0 and not (tmp_path / "results.csv").exists()
+    assert "was saved inside epoch 1 by 1 process(es) and resumes only with as many (this run has 2)" in r.stderr
+    assert checkpoint.is_file()
 
 
 @pytest.mark.long(6)

@@ -1,5 +1,6 @@
-"""A stopped, killed or interrupted run resumes from its epoch checkpoints to the numbers of an
-unbroken one; a checkpoint never crosses data. (A two-job run stopped and killed: test_jobs.)"""
+"""A stopped, killed or interrupted run resumes from its checkpoints (at epoch ends, or inside an
+epoch) to the numbers of an unbroken one; a checkpoint never crosses data. (A two-job run stopped
+and killed, and a checkpoint refused under torchrun: test_jobs.)"""
 import os
 import signal
 import subprocess
@@ -8,12 +9,14 @@ import time
 
 import pandas as pd
 import pytest
+import torch
 
 from roadmap.cli import main
+from roadmap.errors import RoadmapError
 from roadmap.runs.runner import run
 from roadmap.train.loop import checkpoint_epochs
 
-from quick_runs import DATA, FAST, cfg, metrics, set_flags
+from quick_runs import DATA, FAST, SMALL, cfg, killed_inside_an_epoch, metrics, set_flags
 
 
 @pytest.mark.long(8)
@@ -43,37 +46,44 @@ def test_a_killed_run_resumes_to_identical_metrics(two_steps, tmp_path, capsys):
     pd.testing.assert_frame_equal(rows, alone_rows[alone_rows["step"] == "step0"])
 
 
-class _Killed(BaseException):
-    """Stands for a kill -9 just after a save: nothing after it runs, nothing catches it."""
+def _plain(x) -> bool:
+    """Nothing torch.load's map_location could move to a device, nor an array another numpy unpickles."""
+    if isinstance(x, (list, tuple)):
+        return all(map(_plain, x))
+    return x is None or isinstance(x, (bytes, int, float, str))
 
 
-@pytest.mark.parametrize("pipeline", ["in-memory batched", "per-sample PIL"])
-def test_a_run_killed_inside_an_epoch_resumes_there_to_identical_metrics(pipeline, tmp_path, monkeypatch, capsys):
-    """--checkpoint-minutes 0 saves after every update; killed in the middle of epoch 2, the run goes
-    on from that update to the numbers of an unbroken one, with every random draw of the recipe:
-    order, crops, RandAugment (per-sample), mixup, erasing, drop path and EMA."""
-    from roadmap.train import loop
-    drawn = FAST + ["mixup=0.8", "reprob=0.25", "drop_path=0.1", "ema=true", "ema_decay=0.9"]
+@pytest.mark.parametrize("pipeline,micro", [("in-memory batched", 50), ("per-sample PIL", 50),
+                                            ("in-memory batched", 10)])
+def test_a_run_killed_inside_an_epoch_resumes_there_to_identical_metrics(pipeline, micro, tmp_path, monkeypatch,
+                                                                         capsys):
+    """--checkpoint-minutes 0 saves after every update; killed after the second update of epoch 2,
+    the run goes on from there to the numbers of an unbroken one, with every random draw of the
+    recipe: order, crops, RandAugment (per-sample), mixup, erasing, drop path and EMA; and with
+    gradients accumulated over five batches of 10."""
+    drawn = FAST + ["mixup=0.8", "reprob=0.25", "drop_path=0.1", "ema=true", "ema_decay=0.9",
+                    f"batch_per_device={micro}"]
     drawn += ["aa=rand-m9-mstd0.5"] if pipeline == "per-sample PIL" else []
-    small = dict(upto="step0", overrides=drawn, data="embedded:20:10", checkpoint_minutes=0)  # 4 updates an epoch
-    assert run(cfg(tmp_path / "unbroken", **{**small, "checkpoint_minutes": 10})) == 0  # no save inside an epoch
-    save = loop._save_atomic
-
-    def save_then_die(state, path):
-        save(state, path)
-        if (state["epoch"], (state["within"] or {}).get("step")) == (1, 2):
-            raise _Killed
-
-    monkeypatch.setattr(loop, "_save_atomic", save_then_die)
-    with pytest.raises(_Killed):
-        run(cfg(tmp_path / "killed", **small))
-    monkeypatch.setattr(loop, "_save_atomic", save)
-    assert run(cfg(tmp_path / "killed", **{**small, "quiet": False})) == 0
-    assert "resuming step0 seed 0 from epoch 1/3, step 2/4" in capsys.readouterr().err
+    small = dict(upto="step0", overrides=drawn, data="embedded:20:10")  # 4 updates an epoch
+    assert run(cfg(tmp_path / "unbroken", **small)) == 0  # no save inside an epoch: 10 minutes never pass
+    steps = 4 * 50 // micro
+    checkpoint = killed_inside_an_epoch(tmp_path / "killed", monkeypatch, (1, 2 * 50 // micro), **small)
+    assert checkpoint_epochs(checkpoint) == 1.5  # the queue's order counts the half epoch
+    assert _plain(list(torch.load(checkpoint, weights_only=False)["within"]["rng"].values()))
+    assert run(cfg(tmp_path / "killed", **small, quiet=False)) == 0
+    assert f"resuming step0 seed 0 from epoch 1/3, step {steps // 2}/{steps}" in capsys.readouterr().err
     (rows, epochs), (alone_rows, alone_epochs) = metrics(tmp_path / "killed"), metrics(tmp_path / "unbroken")
     assert pd.read_csv(tmp_path / "killed" / "results.csv")["pipeline"].tolist() == [pipeline]
     pd.testing.assert_frame_equal(epochs, alone_epochs)
     pd.testing.assert_frame_equal(rows, alone_rows)
+
+
+def test_a_broken_checkpoint_stops_the_run_with_one_sentence(tmp_path, monkeypatch):
+    checkpoint = killed_inside_an_epoch(tmp_path, monkeypatch, (0, 2), upto="step0", data=SMALL)
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    with pytest.raises(RoadmapError, match=r"checkpoint .* cannot be read \(.*\); delete it to train this variant"):
+        run(cfg(tmp_path, upto="step0", data=SMALL))
+    assert checkpoint.is_file()  # not deleted for the user: it may be worth a look
 
 
 def test_sigterm_ends_like_ctrl_c(monkeypatch, capsys):

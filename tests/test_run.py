@@ -298,20 +298,22 @@ def test_a_log_without_a_terminal_hears_from_a_long_epoch_every_30_s(monkeypatch
     assert len(lines) == 3 and all("step0 seed 0 epoch 1/6 step" in line for line in lines)
 
 
-def test_the_eta_of_a_resumed_variant_counts_only_the_epochs_it_trains_here(monkeypatch):
-    """Its cost is its epochs left (the runner's), so its progress is measured from where it resumed:
-    half of epoch 6 of 10 after resuming at 5 is a tenth done, and 60 s then leave 540."""
+def test_the_eta_of_a_resumed_variant_counts_only_what_it_trains_here(monkeypatch):
+    """Its cost is its work left (the runner's), so its progress is measured from where it resumed: at
+    the start of epoch 6 of 10, or 40 steps into it; a tenth of the rest done in 60 s leaves 540."""
     import io
 
     from roadmap.runs import progress as progress_module
     clock = [1000.0]
     monkeypatch.setattr(progress_module.time, "time", lambda: clock[0])
-    p = progress_module.Progress(1, quiet=True, stream=io.StringIO())
-    p.plan(50.0)
-    p.start("step4 seed 2", 50.0)
-    clock[0] += 60
-    p.step("step4 seed 2", 5, 10, 49, 100, 2.0, 50.0)
-    assert "ETA 09:00" in p._overall()
+    for began, now in ((0, 49), (40, 85)):
+        p = progress_module.Progress(1, quiet=True, stream=io.StringIO())
+        p.plan(50.0)
+        p.start("step4 seed 2", 50.0)
+        p.step("step4 seed 2", 5, 10, began, 100, 2.0, 50.0)  # the loop's first report after resuming
+        clock[0] += 60
+        p.step("step4 seed 2", 5, 10, now, 100, 2.0, 50.0)
+        assert "ETA 09:00" in p._overall()
 
 
 def test_a_trained_variant_reloads_with_the_same_top1(two_steps):

@@ -14,7 +14,7 @@ def register(sub, name: str, help: str):
         name, help=help,
         description=textwrap.fill("Train and evaluate every variant from step0 up to --upto (not-adopted sub-steps included), "
                     "N seeds each, into results/NAME/results.csv (one row per step and seed) and epochs.csv. "
-                    "Finished variants are skipped; an interrupted run resumes from its last epoch; a failed "
+                    "Finished variants are skipped; an interrupted run resumes from its last checkpoint; a failed "
                     "variant (NaN loss) is recorded and the exit status is 1. A finished variant's weights are "
                     "kept in DIR/weights/ (roadmap.load_model, roadmap export). Several processes: "
                     "torchrun --nproc_per_node=N -m roadmap run ...", 79),

@@ -2,8 +2,8 @@
 
 Each job runs the same runner on one variant; its tasks (one per GPU) join one process group
 through the environment submitit exports, so DDP needs no other code. Jobs share the results
-folder: rows are written under a lock, and a variant's epoch checkpoint is what a requeued
-job resumes from.
+folder: rows are written under a lock, and a variant's last checkpoint is what a requeued job
+resumes from (saved at epoch ends when a job runs several processes).
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class VariantJob:
         return run(self.cfg, hold_folder=False)
 
     def checkpoint(self) -> submitit.helpers.DelayedSubmission:
-        # the runner resumes from the variant's last epoch checkpoint
+        # the runner resumes from the variant's last checkpoint
         return submitit.helpers.DelayedSubmission(VariantJob(self.cfg))
 
 

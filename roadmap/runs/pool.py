@@ -3,7 +3,7 @@
 The parent stays the one writer of the results folder: a worker trains, keeps its weights file and
 returns the row, and the parent writes it under the table lock. Workers report progress through a
 queue, ignore Ctrl-C (the parent stops them) and die with the parent (kill -9 included), so their
-last epoch checkpoints are what the same command resumes from.
+last checkpoints are what the same command resumes from.
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ def _fmt(seconds: float) -> str:
 class _Running:
     cost: float
     frac: float = 0.0  # of this run's share: a resumed variant's cost is its epochs left
-    first: int | None = None  # the epoch it began at in this run
+    first: float | None = None  # where in its epochs it began in this run (5.4: inside epoch 6)
     text: str = "starting"
 
 
@@ -68,9 +68,9 @@ class Progress:
         run = self.running.get(name)
         if run is None:
             return
-        if run.first is None:
-            run.first = epoch
-        run.frac = (epoch - run.first + (i + 1) / n) / max(epochs - run.first, 1)
+        if run.first is None:  # its first report: at most 10 steps after where it began (the loop's period)
+            run.first = epoch + i / n
+        run.frac = (epoch + (i + 1) / n - run.first) / max(epochs - run.first, 1e-9)
         run.text = f"epoch {epoch + 1}/{epochs} step {i + 1}/{n} loss {loss:.3f} {img_s:.0f} img/s"
         if self.quiet:
             return

@@ -1,7 +1,7 @@
 """The runner: train every variant of a roadmap up to a step, seeds included, into one tidy table.
 
 A (spec, recipe, data, seed) that already has a finished row is skipped; a killed run resumes
-from each variant's last epoch checkpoint; rows are written atomically under a lock, and a
+from each variant's last checkpoint; rows are written atomically under a lock, and a
 second interactive run on the same folder is refused while the first holds it. With --jobs N,
 N variants train at once in worker processes (roadmap.runs.pool), the most work left first
 (GFLOPs x the epochs not yet in a checkpoint), and this process stays the one writer of the

@@ -1,9 +1,9 @@
 """Train and evaluate one model with a recipe: timm's pieces, an epoch loop, exact resume.
 
 The trainer knows nothing about architectures: it gets a module factory, data and a recipe.
-Resume is exact on CPU: every epoch re-seeds all random generators from (seed, epoch, rank)
-and checkpoints are written atomically at epoch ends, so a run killed mid-epoch and resumed
-repeats that epoch bit for bit.
+Resume is exact on CPU: every epoch re-seeds all random generators from (seed, epoch, rank),
+and checkpoints are written atomically at epoch ends and, every few minutes, inside an epoch
+with the generators' state, so a killed run goes on bit for bit from its last save.
 """
 from __future__ import annotations
 
@@ -64,16 +64,22 @@ def _seed_all(seed: int) -> None:
 
 
 def _rng_state(device: torch.device) -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "random": random.getstate(),
-            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+    """The generators' state in plain Python (bytes, ints, lists): no tensor for torch.load's
+    map_location to move to a GPU, and no numpy array to unpickle under another numpy."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state().numpy().tobytes(),
+            "numpy": (name, keys.tolist(), int(pos), int(has_gauss), float(gauss)),
+            "random": random.getstate(),
+            "cuda": torch.cuda.get_rng_state(device).numpy().tobytes() if device.type == "cuda" else None}
 
 
 def _set_rng_state(state: dict, device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    torch.set_rng_state(torch.frombuffer(bytearray(state["torch"]), dtype=torch.uint8))
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
     random.setstate(state["random"])
     if state["cuda"] is not None:
-        torch.cuda.set_rng_state(state["cuda"], device)
+        torch.cuda.set_rng_state(torch.frombuffer(bytearray(state["cuda"]), dtype=torch.uint8), device)
 
 
 def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
@@ -97,15 +103,32 @@ def _save_atomic(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def checkpoint_epochs(path: Path) -> int:
-    """How many epochs a variant's checkpoint holds (0 without one): the run orders its queue by the
-    work left. mmap reads the small fields without loading the tensors."""
+def checkpoint_epochs(path: Path) -> float:
+    """How many epochs a variant's checkpoint holds, a part of one included (0 without one): the run
+    orders its queue by the work left. mmap reads the small fields without loading the tensors."""
     if not path.is_file():
-        return 0
+        return 0.0
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True)["epoch"])
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError):
-        return 0  # unreadable: ordered as if fresh; train() then says what is wrong with it
+        state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        within = state.get("within") or {}
+        part = within["step"] / within["steps"] if "steps" in within else 0  # the first such saves lacked steps
+        return state["epoch"] + part
+    except Exception:  # only an order: train() says what is wrong with the file when it gets there
+        return 0.0
+
+
+def _load_checkpoint(path: Path, device: torch.device, world: int) -> dict:
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as e:
+        raise RoadmapError(f"checkpoint {path} cannot be read ({type(e).__name__}: {e}); delete it to train "
+                           f"this variant from its start") from None
+    saved_by = (state.get("within") or {}).get("world", 1)
+    if state.get("within") and saved_by != world:
+        raise RoadmapError(f"checkpoint {path} was saved inside epoch {state['epoch'] + 1} by {saved_by} "
+                           f"process(es) and resumes only with as many (this run has {world}); resume it so, "
+                           f"or delete it to train this variant from its start")
+    return state
 
 
 class Pipeline(StrEnum):
@@ -182,7 +205,7 @@ def train(
 
     start, num_updates, images_seen, train_time, history, within = 0, 0, 0, 0.0, [], None
     if checkpoint is not None and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        state = _load_checkpoint(checkpoint, device, world)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         if ema is not None and state.get("ema") is not None:
@@ -242,10 +265,13 @@ def train(
             n_img += x.shape[0]
             if (last_micro and checkpoint is not None and world == 1 and i + 1 < steps
                     and time.time() - saved >= checkpoint_every_s and not bad.item()):
-                _save_atomic(snapshot(epoch, {"step": i + 1, "images": n_img, "loss_sum": float(loss_sum),
-                                              "time": time.time() - t0, "rng": _rng_state(device)}), checkpoint)
+                saving = time.time()
+                _save_atomic(snapshot(epoch, {"step": i + 1, "steps": steps, "world": world, "images": n_img,
+                                              "loss_sum": float(loss_sum), "time": saving - t0,
+                                              "rng": _rng_state(device)}), checkpoint)
                 saved = time.time()
-            if progress is not None and (i % 10 == 0 or i == steps - 1):
+                t0 += saved - saving  # the epoch's time and speed are training's, not the saves'
+            if progress is not None and (i % 10 == 0 or i == first or i == steps - 1):  # first: where it resumed
                 if bad.item():  # syncs only every 10 steps
                     break
                 progress.step(epoch, recipe.epochs, i, steps, loss.item(), n_img * world / (time.time() - t0))
