@@ -126,8 +126,8 @@ def _load_checkpoint(path: Path, device: torch.device, world: int) -> dict:
     saved_by = (state.get("within") or {}).get("world", 1)
     if state.get("within") and saved_by != world:
         raise RoadmapError(f"checkpoint {path} was saved inside epoch {state['epoch'] + 1} by {saved_by} "
-                           f"process(es) and resumes only with as many (this run has {world}); resume it so, "
-                           f"or delete it to train this variant from its start")
+                           f"process(es) and resumes only with as many (this run has {world}): run it with "
+                           f"{saved_by}, or delete it to train this variant from its start")
     return state
 
 
